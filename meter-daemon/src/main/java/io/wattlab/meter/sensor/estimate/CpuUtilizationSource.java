@@ -1,0 +1,13 @@
+package io.wattlab.meter.sensor.estimate;
+
+/** How busy the host's CPUs were, as the estimate's one input that changes from read to read. */
+public interface CpuUtilizationSource {
+
+    /**
+     * The share of CPU time, over all logical CPUs, that was not idle since the previous call (or since
+     * the source was created, on the first call).
+     *
+     * @return a fraction from 0 (idle) to 1 (every logical CPU busy all the time)
+     */
+    double utilizationSinceLastCall();
+}

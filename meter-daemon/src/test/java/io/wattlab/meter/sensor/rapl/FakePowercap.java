@@ -1,0 +1,55 @@
+package io.wattlab.meter.sensor.rapl;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * A powercap tree written to disk the way the kernel lays it out: top-level zones in the class
+ * directory, each sub-zone nested in its zone's directory and also linked flat into the class directory.
+ */
+final class FakePowercap {
+
+    final Path root;
+
+    private FakePowercap(Path root) {
+        this.root = root;
+    }
+
+    /** A fresh, empty tree under target/, so that nothing is left outside the build directory. */
+    static FakePowercap create() throws IOException {
+        Path base = Files.createDirectories(Path.of("target", "fake-powercap"));
+        Path root = Files.createTempDirectory(base, "powercap-").toAbsolutePath();
+        // The control-type directory the kernel also puts here; it is not a zone.
+        Files.createDirectories(root.resolve("intel-rapl"));
+        Files.writeString(root.resolve("intel-rapl").resolve("enabled"), "1\n");
+        return new FakePowercap(root);
+    }
+
+    /** Writes a zone; an id with two colons ({@code intel-rapl:0:1}) is a sub-zone of {@code intel-rapl:0}. */
+    Path zone(String id, String name, long energyMicrojoules, long maxEnergyRangeMicrojoules) throws IOException {
+        Path dir = dir(id);
+        Files.createDirectories(dir);
+        Files.writeString(dir.resolve("name"), name + "\n");
+        Files.writeString(dir.resolve("energy_uj"), energyMicrojoules + "\n");
+        Files.writeString(dir.resolve("max_energy_range_uj"), maxEnergyRangeMicrojoules + "\n");
+        if (!dir.getParent().equals(root)) {
+            Files.createSymbolicLink(root.resolve(id), root.relativize(dir));
+        }
+        return dir;
+    }
+
+    void energy(String id, long energyMicrojoules) throws IOException {
+        Files.writeString(energyFile(id), energyMicrojoules + "\n");
+    }
+
+    Path energyFile(String id) {
+        return dir(id).resolve("energy_uj");
+    }
+
+    private Path dir(String id) {
+        int first = id.indexOf(':');
+        int last = id.lastIndexOf(':');
+        return first == last ? root.resolve(id) : root.resolve(id.substring(0, last)).resolve(id);
+    }
+}
