@@ -24,8 +24,14 @@
  * Any value may be written "unsupported" (the call returns NVML_ERROR_NOT_SUPPORTED) or
  * "error N" (the call returns N). A metric that is not mentioned is unsupported.
  *
- * Compiled with -DFAKE_NVML_LEGACY it models an old driver: no nvmlDeviceGetTotalEnergyConsumption
- * symbol, and only the unversioned nvmlDeviceGetComputeRunningProcesses with its two-field struct.
+ * By default it models a current driver (the 580 branch): nvmlDeviceGetComputeRunningProcesses_v3
+ * fills 24-byte nvmlProcessInfo_v2_t entries, and both nvmlDeviceGetConfComputeMemSizeInfo and
+ * nvmlDeviceGetRunningProcessDetailList exist. Compiled with
+ *   -DFAKE_NVML_LEGACY  an old driver: no nvmlDeviceGetTotalEnergyConsumption, and only the
+ *                       unversioned process call with its two-field, 16-byte struct;
+ *   -DFAKE_NVML_535     a driver of the 535 branch whose _v3 call fills 32-byte entries (with
+ *                       usedGpuCcProtectedMemory), told apart by having ConfComputeMemSizeInfo
+ *                       but not RunningProcessDetailList.
  *
  * Not thread-safe: the tests call it from one thread.
  */
@@ -67,6 +73,14 @@ typedef struct {
     unsigned int gpuInstanceId;
     unsigned int computeInstanceId;
 } nvmlProcessInfo_v2_t;
+
+typedef struct {
+    unsigned int pid;
+    unsigned long long usedGpuMemory;
+    unsigned int gpuInstanceId;
+    unsigned int computeInstanceId;
+    unsigned long long usedGpuCcProtectedMemory;
+} nvmlProcessInfo_v3_535_t;
 
 #define MAX_DEVICES 8
 #define MAX_PROCESSES 256
@@ -211,7 +225,7 @@ static nvmlReturn_t copy_string(const char *value, char *out, unsigned int lengt
     return NVML_SUCCESS;
 }
 
-/* Fills an array of process structs whose size is the caller's: v1 and v2 differ after usedGpuMemory. */
+/* Fills an array of process structs of the given size: the versions differ after usedGpuMemory. */
 static nvmlReturn_t fill_processes(nvmlDevice_t device, unsigned int *count, void *infos, size_t stride) {
     nvmlReturn_t rc = enter(device);
     if (rc != NVML_SUCCESS) {
@@ -231,7 +245,7 @@ static nvmlReturn_t fill_processes(nvmlDevice_t device, unsigned int *count, voi
     for (unsigned int i = 0; i < have; i++) {
         char *slot = (char *) infos + i * stride;
         memset(slot, 0, stride);
-        if (stride == sizeof(nvmlProcessInfo_v2_t)) {
+        if (stride >= sizeof(nvmlProcessInfo_v2_t)) {
             nvmlProcessInfo_v2_t *p = (nvmlProcessInfo_v2_t *) slot;
             p->pid = device->processes[i].pid;
             p->usedGpuMemory = device->processes[i].used_bytes;
@@ -403,8 +417,29 @@ nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v2(nvmlDevice_t device, unsign
     return fill_processes(device, count, infos, sizeof(nvmlProcessInfo_v2_t));
 }
 
+#ifdef FAKE_NVML_535
+nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device, unsigned int *count,
+                                                     nvmlProcessInfo_v3_535_t *infos) {
+    return fill_processes(device, count, infos, sizeof(nvmlProcessInfo_v3_535_t));
+}
+#else
 nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device, unsigned int *count,
                                                      nvmlProcessInfo_v2_t *infos) {
     return fill_processes(device, count, infos, sizeof(nvmlProcessInfo_v2_t));
+}
+
+/* Present only so that the sensor can tell driver branches apart; it never calls it. */
+nvmlReturn_t nvmlDeviceGetRunningProcessDetailList(nvmlDevice_t device, void *plist) {
+    (void) plist;
+    nvmlReturn_t rc = enter(device);
+    return rc != NVML_SUCCESS ? rc : NVML_ERROR_NOT_SUPPORTED;
+}
+#endif
+
+/* Present only so that the sensor can tell driver branches apart; it never calls it. */
+nvmlReturn_t nvmlDeviceGetConfComputeMemSizeInfo(nvmlDevice_t device, void *info) {
+    (void) info;
+    nvmlReturn_t rc = enter(device);
+    return rc != NVML_SUCCESS ? rc : NVML_ERROR_NOT_SUPPORTED;
 }
 #endif

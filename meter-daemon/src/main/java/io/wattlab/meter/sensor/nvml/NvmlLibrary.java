@@ -43,7 +43,9 @@ final class NvmlLibrary {
      * more unsigned long long (32 bytes) before NVIDIA moved that field to nvmlProcessDetail_v1_t.
      * Those drivers are told apart as nvitop does: they export nvmlDeviceGetConfComputeMemSizeInfo
      * but not yet nvmlDeviceGetRunningProcessDetailList. The buffer always has room for the largest
-     * struct, so a wrong guess could garble entries but never overrun the buffer.
+     * struct, so a wrong guess could garble entries but never overrun the buffer. (Checked on an
+     * H100 with driver 580.159.04: _v3 and _v2 fill 24-byte entries, the unversioned call 16-byte
+     * ones, and a buffer too small gets INSUFFICIENT_SIZE with the count needed.)
      */
     private static final int PROCESS_PID_OFFSET = 0;
     private static final int PROCESS_USED_MEMORY_OFFSET = 8;

@@ -8,7 +8,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.fail;
@@ -20,8 +22,25 @@ import static org.junit.jupiter.api.Assertions.fail;
 final class FakeNvml {
 
     private static final Path SOURCE = Path.of("src/test/c/fake_nvml.c");
-    private static FakeNvml current;
-    private static FakeNvml legacy;
+    private static final Map<Driver, FakeNvml> BUILT = new EnumMap<>(Driver.class);
+
+    /** The driver generations the fake can pretend to be; see fake_nvml.c. */
+    enum Driver {
+        /** Energy counter; _v3 process call with 24-byte entries (as on the 580 branch). */
+        CURRENT("fake-nvml"),
+        /** The 535 branch, whose _v3 process call fills 32-byte entries. */
+        R535("fake-nvml-535", "-DFAKE_NVML_535"),
+        /** No energy counter call; only the unversioned process call, 16-byte entries. */
+        LEGACY("fake-nvml-legacy", "-DFAKE_NVML_LEGACY");
+
+        private final String directory;
+        private final List<String> defines;
+
+        Driver(String directory, String... defines) {
+            this.directory = directory;
+            this.defines = List.of(defines);
+        }
+    }
 
     private final Path library;
     private final Path controlFile;
@@ -33,26 +52,20 @@ final class FakeNvml {
         this.fake = NativeLibrary.getInstance(library.toString());
     }
 
-    /** A driver of today: energy counter, versioned process calls. */
-    static synchronized FakeNvml current() {
-        if (current == null) {
-            current = new FakeNvml(compile("fake-nvml"));
-        }
-        return current;
+    /** The fake of today's drivers. */
+    static FakeNvml current() {
+        return of(Driver.CURRENT);
     }
 
-    /** A driver without the energy-counter call and with only the unversioned process call. */
-    static synchronized FakeNvml legacy() {
-        if (legacy == null) {
-            legacy = new FakeNvml(compile("fake-nvml-legacy", "-DFAKE_NVML_LEGACY"));
-        }
-        return legacy;
+    /** The fake of one driver generation, built on first use. */
+    static synchronized FakeNvml of(Driver driver) {
+        return BUILT.computeIfAbsent(driver, d -> new FakeNvml(compile(d.directory, d.defines)));
     }
 
-    private static Path compile(String directory, String... defines) {
+    private static Path compile(String directory, List<String> defines) {
         Path output = Path.of("target", directory, "libnvidia-ml.so").toAbsolutePath();
         List<String> command = new ArrayList<>(List.of("gcc", "-shared", "-fPIC", "-Wall", "-Werror", "-O1"));
-        command.addAll(List.of(defines));
+        command.addAll(defines);
         command.addAll(List.of("-o", output.toString(), SOURCE.toAbsolutePath().toString()));
         try {
             Files.createDirectories(output.getParent());

@@ -161,7 +161,7 @@ class NvmlSensorTest {
 
     @Test
     void anOldDriverWithoutTheCounterOrVersionedProcessCallsStillWorks() throws SensorException {
-        FakeNvml fake = FakeNvml.legacy().reset(twoGpus(1_000_000, 250_000, 100_000));
+        FakeNvml fake = FakeNvml.of(FakeNvml.Driver.LEGACY).reset(twoGpus(1_000_000, 250_000, 100_000));
 
         try (NvmlSensor sensor = NvmlSensor.open(fake.config())) {
             assertEquals(List.of("power_integration", "power_integration"),
@@ -171,6 +171,16 @@ class NvmlSensorTest {
             // The unversioned call fills two-field structs, 16 bytes apart rather than 24.
             assertEquals(expectedProcesses(), sensor.computeProcesses());
             assertEquals(250.0, sensor.read(T0_NANOS).get(0).powerWatts());
+        }
+    }
+
+    @Test
+    void aDriverOfThe535BranchIsReadWithItsWiderProcessEntries() throws SensorException {
+        FakeNvml fake = FakeNvml.of(FakeNvml.Driver.R535).reset(twoGpus(1_000_000, 250_000, 100_000));
+
+        try (NvmlSensor sensor = NvmlSensor.open(fake.config())) {
+            // Its _v3 call fills 32-byte entries, where other drivers' _v3 fills 24-byte ones.
+            assertEquals(expectedProcesses(), sensor.computeProcesses());
         }
     }
 
