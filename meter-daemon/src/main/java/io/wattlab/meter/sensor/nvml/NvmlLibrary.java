@@ -2,6 +2,7 @@ package io.wattlab.meter.sensor.nvml;
 
 import com.sun.jna.Function;
 import com.sun.jna.Memory;
+import com.sun.jna.Native;
 import com.sun.jna.NativeLibrary;
 import com.sun.jna.Pointer;
 
@@ -145,7 +146,7 @@ final class NvmlLibrary {
     }
 
     Pointer deviceHandle(int index) throws NvmlException {
-        Memory handle = new Memory(com.sun.jna.Native.POINTER_SIZE);
+        Memory handle = new Memory(Native.POINTER_SIZE);
         check("nvmlDeviceGetHandleByIndex_v2", handleByIndex.invokeInt(new Object[]{index, handle}));
         return handle.getPointer(0);
     }
