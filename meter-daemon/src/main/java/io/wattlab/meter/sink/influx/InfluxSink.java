@@ -43,6 +43,7 @@ public final class InfluxSink implements SampleSink {
     static final long CLOSE_TIMEOUT_MILLIS = 5_000;
     // Samples waiting for the writer; only fills up if the disk is slower than the sampler.
     static final int QUEUE_CAPACITY = 100_000;
+    static final long DROP_WARNING_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(10);
 
     private static final Pattern PARTIAL_WRITE_DROPPED = Pattern.compile("dropped=(\\d+)");
 
@@ -61,7 +62,8 @@ public final class InfluxSink implements SampleSink {
     private volatile String lastError;
     private volatile boolean closing;
     private volatile long closeDeadlineNanos = Long.MAX_VALUE;
-    private volatile boolean queueFullWarned;
+    private long unreportedDrops;
+    private long lastDropWarningNanos;
 
     // Touched by the writer thread only.
     private boolean databaseReady;
@@ -114,12 +116,9 @@ public final class InfluxSink implements SampleSink {
         }
         for (Sample sample : samples) {
             if (!queue.offer(sample)) {
-                if (!queueFullWarned) {
-                    queueFullWarned = true;
-                    LOG.warn("InfluxDB sink queue is full ({} samples): the spool directory {} cannot keep up; dropping samples",
-                            QUEUE_CAPACITY, spool.directory());
-                }
-                pointsDropped.addAndGet(PointEncoder.pointsOf(sample));
+                drop(PointEncoder.pointsOf(sample), "the queue of " + QUEUE_CAPACITY
+                        + " samples is full: the writer cannot keep up, is the spool directory "
+                        + spool.directory() + " on a slow disk?");
             }
         }
     }
@@ -152,6 +151,7 @@ public final class InfluxSink implements SampleSink {
         } finally {
             influx.close();
         }
+        reportUnreportedDrops();
         if (!spool.isEmpty()) {
             LOG.info("InfluxDB sink closed with {} points left in the spool {}", spool.points(), spool.directory());
         }
@@ -337,7 +337,27 @@ public final class InfluxSink implements SampleSink {
         }
         pointsDropped.addAndGet(points);
         lastError = "dropped " + points + " points: " + why;
-        LOG.warn("InfluxDB sink dropped {} points: {}", points, why);
+        long unreported;
+        synchronized (this) {
+            unreportedDrops += points;
+            long now = System.nanoTime();
+            // A full spool drops a batch at every flush; one WARN per interval says it all.
+            if (lastDropWarningNanos != 0 && now - lastDropWarningNanos < DROP_WARNING_INTERVAL_NANOS && !closing) {
+                return;
+            }
+            lastDropWarningNanos = now;
+            unreported = unreportedDrops;
+            unreportedDrops = 0;
+        }
+        LOG.warn("InfluxDB sink dropped {} points (total {}): {}", unreported, pointsDropped.get(), why);
+    }
+
+    private synchronized void reportUnreportedDrops() {
+        if (unreportedDrops > 0) {
+            LOG.warn("InfluxDB sink dropped {} more points (total {}); last reason: {}",
+                    unreportedDrops, pointsDropped.get(), lastError);
+            unreportedDrops = 0;
+        }
     }
 
     private boolean pastCloseDeadline() {
