@@ -174,10 +174,26 @@ public final class InfluxServer implements AutoCloseable {
                 + START_TIMEOUT.toSeconds() + " s; its log ends with:\n" + logTail());
     }
 
+    /**
+     * Freezes influxd (SIGSTOP): connections are still accepted by the kernel but nothing answers,
+     * as with an overloaded or hung server.
+     */
+    public synchronized void pause() {
+        signal("STOP");
+    }
+
+    /** Lets a paused influxd go on (SIGCONT). */
+    public synchronized void resume() {
+        signal("CONT");
+    }
+
     /** Stops influxd (SIGTERM, then SIGKILL if it lingers) and waits for it to exit; its data stays. */
     public synchronized void stop() {
         if (process == null) {
             return;
+        }
+        if (process.isAlive()) {
+            signal("CONT");
         }
         process.destroy();
         try {
@@ -260,6 +276,23 @@ public final class InfluxServer implements AutoCloseable {
             client = InfluxDBFactory.connect(url());
         }
         return client;
+    }
+
+    private void signal(String name) {
+        if (!isRunning()) {
+            throw new IllegalStateException("influxd on port " + httpPort + " is not running");
+        }
+        try {
+            Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).inheritIO().start();
+            if (kill.waitFor() != 0) {
+                throw new IllegalStateException("kill -" + name + " " + process.pid() + " failed");
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot run kill: " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while signalling influxd", e);
+        }
     }
 
     private void kill() {

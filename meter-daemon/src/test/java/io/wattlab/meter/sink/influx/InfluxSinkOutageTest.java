@@ -92,6 +92,42 @@ class InfluxSinkOutageTest {
         }
     }
 
+    @Test
+    void aHungInfluxCostsTheWriterATimeoutButNeverTheSampler() throws Exception {
+        try (InfluxServer influx = InfluxServer.launch()) {
+            InfluxConfig config = InfluxConfig.of(influx.url(), "hung", spool).withBatching(10, 50);
+            List<Sample> produced = Collections.synchronizedList(new ArrayList<>());
+            AtomicLong slowestAcceptNanos = new AtomicLong();
+            AtomicBoolean producing = new AtomicBoolean(true);
+
+            try (InfluxSink sink = new InfluxSink(config, "test-host")) {
+                Thread sampler = new Thread(() -> produce(sink, produced, slowestAcceptNanos, producing), "sampler");
+                sampler.start();
+                TimeUnit.MILLISECONDS.sleep(500);
+                influx.pause();
+                // Past the read timeout, so that at least one write gives up and spools.
+                TimeUnit.MILLISECONDS.sleep(InfluxSink.READ_WRITE_TIMEOUT_MILLIS + 1_500);
+                InfluxSinkStatus during = sink.status();
+                influx.resume();
+                TimeUnit.MILLISECONDS.sleep(500);
+                producing.set(false);
+                sampler.join();
+
+                assertTrue(during.pointsSpooled() > 0, during.toString());
+                assertTrue(during.lastError().contains("timeout"), during.lastError());
+                long expectedPoints = 2L * produced.size();
+                Await.until(Duration.ofSeconds(15), () -> sink.status().pointsSpooled() == 0
+                        && sink.status().pointsWritten() == expectedPoints, () -> sink.status().toString());
+                assertEquals(0, sink.status().pointsDropped());
+            }
+            assertTrue(slowestAcceptNanos.get() < TimeUnit.MILLISECONDS.toNanos(200),
+                    "accept() must not wait for InfluxDB, but once took " + slowestAcceptNanos.get() / 1e6 + " ms");
+            // The write that timed out may have been stored after all and then replayed from the
+            // spool: InfluxDB keeps one point per series and timestamp, so the count is still exact.
+            assertEquals(produced.size(), influx.rows("hung", "SELECT count(watts) FROM power").get(0).number("count"));
+        }
+    }
+
     /** The sampler: one GPU and one CPU sample every 100 ms, as the meter's sampling loop would. */
     private static void produce(InfluxSink sink, List<Sample> produced, AtomicLong slowestAcceptNanos,
                                 AtomicBoolean producing) {

@@ -201,6 +201,29 @@ class InfluxSinkTest {
         }
     }
 
+    @Test
+    void pointsInfluxRejectsAreDroppedAndCountedWithoutBlockingLaterOnes() {
+        influx.query(null, "CREATE DATABASE conflicting");
+        // Once a shard holds watts as a string, float watts in the same shard are refused.
+        influx.write("conflicting", "power,domain=gpu watts=\"not a number\" " + T0);
+        InfluxConfig config = InfluxConfig.of(influx.url(), "conflicting", spool).withBatching(1_000, 20);
+        try (InfluxSink sink = new InfluxSink(config, "test-host")) {
+            sink.accept(List.of(new Sample(T0 + 1, GPU, 100, 1)));
+            Await.until(DELIVERY, () -> sink.status().pointsDropped() == 1, () -> sink.status().toString());
+            assertTrue(sink.status().lastError().contains("field type conflict"), sink.status().lastError());
+            assertEquals(1, sink.status().pointsWritten(), "the energy point of the same batch was written");
+            assertEquals(0, sink.status().pointsSpooled(), "a batch that cannot succeed is not kept for retries");
+
+            // The conflict holds for the whole measurement, so CPU power is refused as well; the
+            // energy points still go through, and nothing piles up in the spool.
+            sink.accept(List.of(new Sample(T0 + 2, CPU, 50, 2), new Sample(T0 + 3, CPU, 50, 3)));
+            Await.until(DELIVERY, () -> sink.status().pointsWritten() == 3, () -> sink.status().toString());
+            assertEquals(3, sink.status().pointsDropped());
+            assertEquals(0, sink.status().pointsSpooled());
+        }
+        assertEquals(2, influx.rows("conflicting", "SELECT joules FROM energy WHERE domain = 'cpu'").size());
+    }
+
     private List<String> databases() {
         return influx.rows(null, "SHOW DATABASES").stream().map(row -> (String) row.values().get("name")).toList();
     }
