@@ -123,6 +123,7 @@ public final class InfluxSink implements SampleSink {
         }
     }
 
+    /** What has been written, what waits in the spool, what was lost, and the latest failure. */
     public InfluxSinkStatus status() {
         return new InfluxSinkStatus(config.url(), config.database(), reachable, pointsWritten.get(), spool.points(),
                 spool.bytes(), pointsDropped.get(), lastError);
@@ -151,9 +152,27 @@ public final class InfluxSink implements SampleSink {
         } finally {
             influx.close();
         }
+        spoolLateArrivals();
         reportUnreportedDrops();
         if (!spool.isEmpty()) {
             LOG.info("InfluxDB sink closed with {} points left in the spool {}", spool.points(), spool.directory());
+        }
+    }
+
+    // Samples an accept() racing with close() put on the queue after the writer's last look.
+    private void spoolLateArrivals() {
+        if (writer.isAlive() || queue.isEmpty()) {
+            return;
+        }
+        List<Sample> late = new ArrayList<>();
+        queue.drainTo(late);
+        List<String> lines = new ArrayList<>();
+        late.forEach(sample -> lines.addAll(encoder.encode(sample)));
+        try {
+            spool.append(lines).forEach(batch -> drop(batch.points(), "the spool " + spool.directory()
+                    + " is over its bound of " + config.spoolMaxBytes() + " bytes"));
+        } catch (IOException e) {
+            drop(lines.size(), "cannot write to the spool " + spool.directory() + ": " + e);
         }
     }
 

@@ -107,6 +107,9 @@ final class Spool {
      * @return the batches dropped to stay within the bound, oldest first (possibly this one)
      */
     List<Batch> append(List<String> lines) throws IOException {
+        if (lines.isEmpty()) {
+            return List.of();
+        }
         long sequence;
         synchronized (this) {
             sequence = nextSequence++;
