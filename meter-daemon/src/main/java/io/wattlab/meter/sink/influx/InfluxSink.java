@@ -354,8 +354,9 @@ public final class InfluxSink implements SampleSink {
         if (points <= 0) {
             return;
         }
-        pointsDropped.addAndGet(points);
+        // The reason first: whoever sees the count go up finds the reason in place.
         lastError = "dropped " + points + " points: " + why;
+        pointsDropped.addAndGet(points);
         long unreported;
         synchronized (this) {
             unreportedDrops += points;
