@@ -1,8 +1,6 @@
 package io.wattlab.meter.sink.influx;
 
-import io.micronaut.context.annotation.ConfigurationProperties;
 import io.micronaut.core.annotation.Nullable;
-import io.micronaut.core.bind.annotation.Bindable;
 
 import java.nio.file.Path;
 import java.util.Map;
@@ -24,14 +22,9 @@ import java.util.Set;
  * @param spoolMaxBytes       size of the spool at most; beyond it the oldest batches are dropped
  * @param staticTags          tags added to every point (node, pod, job...); may override {@code host}
  */
-@ConfigurationProperties("meter.influx")
 public record InfluxConfig(String url, String database, @Nullable String username, @Nullable String password,
-                           @Nullable String retentionPolicy,
-                           @Bindable(defaultValue = "" + DEFAULT_BATCH_SIZE) int batchSize,
-                           @Bindable(defaultValue = "" + DEFAULT_FLUSH_INTERVAL_MILLIS) long flushIntervalMillis,
-                           Path spoolDirectory,
-                           @Bindable(defaultValue = "" + DEFAULT_SPOOL_MAX_BYTES) long spoolMaxBytes,
-                           @Nullable Map<String, String> staticTags) {
+                           @Nullable String retentionPolicy, int batchSize, long flushIntervalMillis,
+                           Path spoolDirectory, long spoolMaxBytes, Map<String, String> staticTags) {
 
     /** Tags every point carries from its sample; a static tag may not reuse these names. */
     static final Set<String> SAMPLE_TAGS = Set.of("domain", "device", "sensor", "source");
