@@ -68,7 +68,7 @@ public final class NvmlSensor implements Sensor {
             try {
                 nvml = NvmlLibrary.load(candidate);
             } catch (LinkageError | RuntimeException e) {
-                failures.add(candidate + " (" + e.getMessage() + ")");
+                failures.add(candidate + " (" + firstCause(e) + ")");
                 continue;
             }
             return start(nvml);
@@ -117,6 +117,21 @@ public final class NvmlSensor implements Sensor {
             shutdownQuietly(nvml);
             return unavailable("NVML (" + nvml.name() + ") started but listing GPUs failed: " + e.getMessage());
         }
+    }
+
+    /**
+     * The dynamic linker's reason, e.g. "libnvidia-ml.so.1: cannot open shared object file: No such
+     * file or directory": JNA's whole message goes on to list every jar on the class path.
+     */
+    static String firstCause(Throwable e) {
+        String message = String.valueOf(e.getMessage());
+        int newline = message.indexOf('\n');
+        if (newline < 0) {
+            return message;
+        }
+        String second = message.substring(newline + 1);
+        int end = second.indexOf('\n');
+        return (end < 0 ? second : second.substring(0, end)).strip();
     }
 
     private static String initFailureAdvice(int code) {
