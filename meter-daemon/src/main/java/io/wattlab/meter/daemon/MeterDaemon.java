@@ -108,15 +108,15 @@ public final class MeterDaemon implements AutoCloseable {
     }
 
     public OpenedWindow beginWindow(Map<String, String> labels) {
-        List<Sample> edge = sampler.sampleNow();
-        long start = edgeInstant(edge);
-        return new OpenedWindow(windows.begin(labels, start, edge), start);
+        return sampler.sampleNow(edge -> {
+            long start = edgeInstant(edge);
+            return new OpenedWindow(windows.begin(labels, start, edge), start);
+        });
     }
 
     /** Closes a window now; empty if no open window has that id. */
     public Optional<WindowBook.ClosedWindow> endWindow(String id) {
-        List<Sample> edge = sampler.sampleNow();
-        return windows.end(id, edgeInstant(edge), edge);
+        return sampler.sampleNow(edge -> windows.end(id, edgeInstant(edge), edge));
     }
 
     /**

@@ -19,6 +19,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
 
 /**
  * Reads each sensor on its own schedule and hands every sample to every sink. Reads of one sensor
@@ -104,6 +105,15 @@ public final class Sampler implements AutoCloseable {
      * Used at the edges of windows so that their energy needs no extrapolation.
      */
     public List<Sample> sampleNow() {
+        return sampleNow(samples -> samples);
+    }
+
+    /**
+     * Reads every sensor now and applies {@code atEdge} to the samples before any other read can
+     * happen: a window opened or closed there sees exactly the samples after its start and up to
+     * its end, none slipping in between the edge read and the window's bookkeeping.
+     */
+    public <T> T sampleNow(Function<List<Sample>, T> atEdge) {
         for (Slot slot : slots) {
             slot.lock.lock();
         }
@@ -111,9 +121,9 @@ public final class Sampler implements AutoCloseable {
             long now = clock.nowNanos();
             List<Sample> all = new ArrayList<>();
             for (Slot slot : slots) {
-                all.addAll(readLocked(slot, now));
+                all.addAll(readLocked(slot, now, false));
             }
-            return all;
+            return atEdge.apply(all);
         } finally {
             for (int i = slots.size() - 1; i >= 0; i--) {
                 slots.get(i).lock.unlock();
@@ -140,7 +150,7 @@ public final class Sampler implements AutoCloseable {
     private void sampleOne(Slot slot) {
         slot.lock.lock();
         try {
-            readLocked(slot, clock.nowNanos());
+            readLocked(slot, clock.nowNanos(), true);
         } catch (RuntimeException e) {
             // An exception escaping a scheduled task would cancel it for good.
             LOG.error("sensor {}: unexpected failure", slot.schedule.sensor().name(), e);
@@ -149,7 +159,7 @@ public final class Sampler implements AutoCloseable {
         }
     }
 
-    private List<Sample> readLocked(Slot slot, long nowNanos) {
+    private List<Sample> readLocked(Slot slot, long nowNanos, boolean scheduled) {
         Sensor sensor = slot.schedule.sensor();
         List<Reading> readings;
         try {
@@ -166,11 +176,18 @@ public final class Sampler implements AutoCloseable {
         }
         synchronized (slot.recentReadNanos) {
             slot.reads++;
-            slot.recentReadNanos.addLast(nowNanos);
-            while (slot.recentReadNanos.peekFirst() < nowNanos - RATE_WINDOW_NANOS) {
-                slot.recentReadNanos.removeFirst();
+            // Reads on demand (window edges) would make the schedule look faster than it is.
+            if (scheduled) {
+                slot.recentReadNanos.addLast(nowNanos);
+                while (slot.recentReadNanos.peekFirst() < nowNanos - RATE_WINDOW_NANOS) {
+                    slot.recentReadNanos.removeFirst();
+                }
             }
         }
+        return publish(readings, nowNanos);
+    }
+
+    private List<Sample> publish(List<Reading> readings, long nowNanos) {
         List<Sample> samples = new ArrayList<>(readings.size());
         for (Reading r : readings) {
             samples.add(Sample.of(nowNanos, r));

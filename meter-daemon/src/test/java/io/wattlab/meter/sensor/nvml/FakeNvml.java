@@ -7,6 +7,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
@@ -19,7 +20,7 @@ import static org.junit.jupiter.api.Assertions.fail;
  * The fake libnvidia-ml.so of {@code src/test/c/fake_nvml.c}, compiled with gcc into {@code target/}
  * once per JVM, and the control file that tells it which GPUs to pretend to have.
  */
-final class FakeNvml {
+public final class FakeNvml {
 
     private static final Path SOURCE = Path.of("src/test/c/fake_nvml.c");
     private static final Map<Driver, FakeNvml> BUILT = new EnumMap<>(Driver.class);
@@ -53,7 +54,7 @@ final class FakeNvml {
     }
 
     /** The fake of today's drivers. */
-    static FakeNvml current() {
+    public static FakeNvml current() {
         return of(Driver.CURRENT);
     }
 
@@ -84,7 +85,7 @@ final class FakeNvml {
     }
 
     /** The path to give {@link NvmlConfig#ofLibrary}. */
-    String libraryPath() {
+    public String libraryPath() {
         return library.toString();
     }
 
@@ -97,16 +98,19 @@ final class FakeNvml {
      * Makes the fake report what {@code text} says (see fake_nvml.c for the lines), as a freshly
      * booted machine: NVML not started, no shutdowns counted. Each test starts with this.
      */
-    FakeNvml reset(String text) {
+    public FakeNvml reset(String text) {
         write(text);
         fake.getFunction("fake_nvml_set_control_file").invokeVoid(new Object[]{controlFile.toString()});
         return this;
     }
 
     /** Changes what the fake reports from its next call on, keeping its counts. */
-    void write(String text) {
+    public void write(String text) {
         try {
-            Files.writeString(controlFile, text);
+            // Written aside and renamed: the daemon's sampler may read it at any moment.
+            Path next = controlFile.resolveSibling("control.txt.next");
+            Files.writeString(next, text);
+            Files.move(next, controlFile, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

@@ -3,21 +3,22 @@ package io.wattlab.meter.sensor.rapl;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 
 /**
  * A powercap tree written to disk the way the kernel lays it out: top-level zones in the class
  * directory, each sub-zone nested in its zone's directory and also linked flat into the class directory.
  */
-final class FakePowercap {
+public final class FakePowercap {
 
-    final Path root;
+    public final Path root;
 
     private FakePowercap(Path root) {
         this.root = root;
     }
 
     /** A fresh, empty tree under target/, so that nothing is left outside the build directory. */
-    static FakePowercap create() throws IOException {
+    public static FakePowercap create() throws IOException {
         Path base = Files.createDirectories(Path.of("target", "fake-powercap"));
         Path root = Files.createTempDirectory(base, "powercap-").toAbsolutePath();
         // The control-type directory the kernel also puts here; it is not a zone.
@@ -27,7 +28,7 @@ final class FakePowercap {
     }
 
     /** Writes a zone; an id with two colons ({@code intel-rapl:0:1}) is a sub-zone of {@code intel-rapl:0}. */
-    Path zone(String id, String name, long energyMicrojoules, long maxEnergyRangeMicrojoules) throws IOException {
+    public Path zone(String id, String name, long energyMicrojoules, long maxEnergyRangeMicrojoules) throws IOException {
         Path dir = dir(id);
         Files.createDirectories(dir);
         Files.writeString(dir.resolve("name"), name + "\n");
@@ -39,8 +40,12 @@ final class FakePowercap {
         return dir;
     }
 
-    void energy(String id, long energyMicrojoules) throws IOException {
-        Files.writeString(energyFile(id), energyMicrojoules + "\n");
+    public void energy(String id, long energyMicrojoules) throws IOException {
+        // Written aside and renamed, so that a sensor reading at the same moment never sees a half-written file.
+        Path file = energyFile(id);
+        Path next = file.resolveSibling("energy_uj.next");
+        Files.writeString(next, energyMicrojoules + "\n");
+        Files.move(next, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 
     Path energyFile(String id) {
