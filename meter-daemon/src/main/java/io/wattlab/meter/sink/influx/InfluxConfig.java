@@ -27,7 +27,7 @@ public record InfluxConfig(String url, String database, @Nullable String usernam
                            Path spoolDirectory, long spoolMaxBytes, Map<String, String> staticTags) {
 
     /** Tags every point carries from its sample; a static tag may not reuse these names. */
-    static final Set<String> SAMPLE_TAGS = Set.of("domain", "device", "sensor", "source");
+    static final Set<String> SAMPLE_TAGS = Set.of("domain", "device", "sensor", "source", "in_total");
 
     public static final int DEFAULT_BATCH_SIZE = 1000;
     public static final long DEFAULT_FLUSH_INTERVAL_MILLIS = 1000;

@@ -40,6 +40,8 @@ final class PointEncoder {
         tags.put("device", sample.channel().device());
         tags.put("sensor", sample.channel().sensor());
         tags.put("source", sample.channel().source().tag());
+        // Lets a query sum a machine's energy without knowing which domains contain which.
+        tags.put("in_total", Boolean.toString(sample.channel().countedInTotal()));
         tags.replaceAll((key, value) -> tagValue(value));
         tags.values().removeIf(String::isEmpty);
 

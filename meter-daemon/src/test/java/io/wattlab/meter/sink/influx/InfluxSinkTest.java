@@ -239,6 +239,7 @@ class InfluxSinkTest {
         row.put("domain", domain);
         row.put("device", device);
         row.put("source", source);
+        row.put("in_total", "true");
         row.put(field, value);
         return row;
     }
