@@ -73,12 +73,13 @@ public final class IdxLoader {
 
     static Images readImages(Path file) throws DatasetException {
         ByteBuffer data = ByteBuffer.wrap(DatasetFiles.readMaybeGzipped(file));
-        requireHeader(file, data, 16, "image");
+        requireHeader(file, data, 4, "image");
         int magic = data.getInt();
         if (magic != IMAGES_MAGIC) {
             throw new DatasetException(file + ": magic number " + magic + describe(magic) + ", expected "
                     + IMAGES_MAGIC + " (IDX unsigned-byte images, 3 dimensions)");
         }
+        requireHeader(file, data, 12, "image");
         int count = data.getInt();
         int rows = data.getInt();
         int columns = data.getInt();
@@ -98,12 +99,13 @@ public final class IdxLoader {
 
     static int[] readLabels(Path file, int classes) throws DatasetException {
         ByteBuffer data = ByteBuffer.wrap(DatasetFiles.readMaybeGzipped(file));
-        requireHeader(file, data, 8, "label");
+        requireHeader(file, data, 4, "label");
         int magic = data.getInt();
         if (magic != LABELS_MAGIC) {
             throw new DatasetException(file + ": magic number " + magic + describe(magic) + ", expected "
                     + LABELS_MAGIC + " (IDX unsigned-byte labels, 1 dimension)");
         }
+        requireHeader(file, data, 4, "label");
         int count = data.getInt();
         if (count < 0 || data.remaining() != count) {
             throw new DatasetException(file + ": header promises " + count + " labels, but the file holds "
@@ -120,9 +122,12 @@ public final class IdxLoader {
         return labels;
     }
 
+    // The magic number is checked before the rest of the header, so a label file given for images
+    // is named as such rather than as a short header.
     private static void requireHeader(Path file, ByteBuffer data, int bytes, String kind) throws DatasetException {
         if (data.remaining() < bytes) {
-            throw new DatasetException(file + ": " + data.remaining() + " bytes is shorter than the " + bytes
+            int header = kind.equals("image") ? 16 : 8;
+            throw new DatasetException(file + ": " + data.limit() + " bytes is shorter than the " + header
                     + "-byte header of an IDX " + kind + " file (truncated or empty)");
         }
     }
