@@ -22,12 +22,12 @@ public final class SyntheticImages {
 
     /** How far images stray from their class prototype. */
     public enum Difficulty {
-        /** Faint noise, shifts of up to 1/16 of the image: a nearest-mean classifier is near perfect. */
+        /** Faint noise, shifts of up to 1/16 of the image: a nearest-class-mean classifier is near perfect. */
         EASY(0.06, 1.0 / 16, 1.0),
-        /** Visible noise and shifts of up to 1/8. */
-        MEDIUM(0.15, 1.0 / 8, 0.7),
-        /** Heavy noise, shifts of up to 1/4, faint prototypes: needs a trained model. */
-        HARD(0.3, 1.0 / 4, 0.45);
+        /** Visible noise, shifts of up to 1/8, prototypes at 60% contrast. */
+        MEDIUM(0.2, 1.0 / 8, 0.6),
+        /** Heavy noise, shifts of up to 1/4, prototypes at 30% contrast: nearest class mean falls well short. */
+        HARD(0.45, 1.0 / 4, 0.3);
 
         final double noise;
         final double shift;
@@ -75,9 +75,19 @@ public final class SyntheticImages {
     }
 
     public static Dataset generate(Config config) {
+        int channels = config.shape().channels();
+        // Tints are evenly spaced levels dealt out to the classes in a seeded order per channel, so
+        // no two classes share a mean colour even in grayscale.
+        double[][] tints = new double[config.classes()][channels];
+        for (int c = 0; c < channels; c++) {
+            int[] order = permutation(config.classes(), new SplittableRandom(Seeds.derive(config.seed(), 4, c)));
+            for (int k = 0; k < config.classes(); k++) {
+                tints[k][c] = 0.3 * ((double) order[k] / (config.classes() - 1) - 0.5);
+            }
+        }
         Prototype[] prototypes = new Prototype[config.classes()];
         for (int k = 0; k < prototypes.length; k++) {
-            prototypes[k] = Prototype.random(config.shape().channels(), new SplittableRandom(Seeds.derive(config.seed(), 1, k)));
+            prototypes[k] = Prototype.random(tints[k], new SplittableRandom(Seeds.derive(config.seed(), 1, k)));
         }
         ImageSet train = split(config, prototypes, 2, config.trainCount());
         ImageSet test = split(config, prototypes, 3, config.testCount());
@@ -90,13 +100,27 @@ public final class SyntheticImages {
                 config.difficulty().name().toLowerCase(Locale.ROOT), config.seed())));
     }
 
+    private static int[] permutation(int n, SplittableRandom random) {
+        int[] order = new int[n];
+        for (int i = 0; i < n; i++) {
+            order[i] = i;
+        }
+        for (int i = n - 1; i > 0; i--) {
+            int j = random.nextInt(i + 1);
+            int swap = order[i];
+            order[i] = order[j];
+            order[j] = swap;
+        }
+        return order;
+    }
+
     private static ImageSet split(Config config, Prototype[] prototypes, int stream, int count) {
         ImageShape shape = config.shape();
         byte[] pixels = new byte[count * shape.length()];
         int[] labels = new int[count];
         Difficulty difficulty = config.difficulty();
-        int maxShiftY = (int) Math.round(shape.height() * difficulty.shift);
-        int maxShiftX = (int) Math.round(shape.width() * difficulty.shift);
+        int maxShiftY = (int) (shape.height() * difficulty.shift);
+        int maxShiftX = (int) (shape.width() * difficulty.shift);
         for (int i = 0; i < count; i++) {
             // Every image from its own stream, so image i is the same whatever the counts.
             SplittableRandom random = new SplittableRandom(Seeds.derive(config.seed(), stream, i));
@@ -112,14 +136,14 @@ public final class SyntheticImages {
     /** A class's look: per channel two waves (cycles across the image, angle, phase) and a tint. */
     private record Prototype(double[][] waves, double[] tint) {
 
-        static Prototype random(int channels, SplittableRandom random) {
-            double[][] waves = new double[channels][];
-            double[] tint = new double[channels];
-            for (int c = 0; c < channels; c++) {
+        static Prototype random(double[] tint, SplittableRandom random) {
+            double[][] waves = new double[tint.length][];
+            for (int c = 0; c < tint.length; c++) {
+                // At most 1.5 cycles across the image, so the allowed shifts move a wave by a small
+                // part of its period and the class survives them.
                 waves[c] = new double[] {
-                        1 + random.nextDouble() * 2, random.nextDouble() * Math.PI, random.nextDouble() * 2 * Math.PI,
-                        0.5 + random.nextDouble() * 1.5, random.nextDouble() * Math.PI, random.nextDouble() * 2 * Math.PI};
-                tint[c] = random.nextDouble() * 0.3 - 0.15;
+                        0.5 + random.nextDouble(), random.nextDouble() * Math.PI, random.nextDouble() * 2 * Math.PI,
+                        0.25 + random.nextDouble() * 0.75, random.nextDouble() * Math.PI, random.nextDouble() * 2 * Math.PI};
             }
             return new Prototype(waves, tint);
         }
