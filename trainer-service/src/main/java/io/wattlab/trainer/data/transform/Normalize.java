@@ -41,8 +41,8 @@ public record Normalize(float[] mean, float[] std) implements ImageTransform {
     @Override
     public ImageShape outputShape(ImageShape input) {
         if (mean.length != 1 && mean.length != input.channels()) {
-            throw new IllegalArgumentException("normalize has " + mean.length + " channel means but the images have "
-                    + input.channels() + " channels (" + input + ")");
+            throw new IllegalArgumentException("normalize has " + mean.length + " channel means but the images are "
+                    + input + " (channels × height × width)");
         }
         return input;
     }

@@ -72,7 +72,7 @@ class TransformsTest {
                 run(single, new float[] {1f, 0f, 0.5f, 0.75f}, new ImageShape(2, 1, 2), 0), EPS);
         IllegalArgumentException wrong = assertThrows(IllegalArgumentException.class,
                 () -> normalize.outputShape(new ImageShape(3, 4, 4)));
-        assertTrue(wrong.getMessage().contains("2 channel means but the images have 3 channels"), wrong.getMessage());
+        assertTrue(wrong.getMessage().contains("2 channel means but the images are 3×4×4"), wrong.getMessage());
     }
 
     @Test
