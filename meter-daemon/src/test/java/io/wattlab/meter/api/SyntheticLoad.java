@@ -33,7 +33,11 @@ final class SyntheticLoad implements AutoCloseable {
 
     final FakeNvml nvml;
     final FakePowercap powercap;
-    private final long startNanos;
+    private final Object clock = new Object();
+    private long resumedNanos;
+    private double resumedSeconds;
+    private boolean held;
+    private double heldSeconds;
     private final Thread writer;
     private volatile boolean running = true;
 
@@ -43,31 +47,73 @@ final class SyntheticLoad implements AutoCloseable {
         // Counters start near the top of their range so that the RAPL package wraps during a test.
         powercap.zone("intel-rapl:0", "package-0", RANGE_UJ - 200_000_000L, RANGE_UJ);
         powercap.zone("intel-rapl:0:0", "dram", 0, RANGE_UJ);
-        startNanos = System.nanoTime();
+        resumedNanos = System.nanoTime();
         nvml.reset(nvmlControl(0));
         writer = new Thread(this::run, "synthetic-load");
         writer.setDaemon(true);
         writer.start();
     }
 
-    /** Seconds since the load started, on the clock the curves use. */
+    /** Seconds on the clock the curves use: wall time since the start, less the time it was held. */
     double secondsNow() {
-        return (System.nanoTime() - startNanos) / 1e9;
+        synchronized (clock) {
+            return held ? heldSeconds : resumedSeconds + (System.nanoTime() - resumedNanos) / 1e9;
+        }
+    }
+
+    /**
+     * Stops the curves' clock: the counters stay where they are until {@link #advance} moves them,
+     * so a test knows exactly what the sensors will read however slowly the machine runs.
+     */
+    double hold() {
+        synchronized (clock) {
+            heldSeconds = secondsNow();
+            held = true;
+            write(heldSeconds);
+            return heldSeconds;
+        }
+    }
+
+    /** Moves the held clock forward by {@code seconds} in one step and writes the counters there. */
+    double advance(double seconds) {
+        synchronized (clock) {
+            heldSeconds += seconds;
+            write(heldSeconds);
+            return heldSeconds;
+        }
+    }
+
+    /** Lets the clock run on from where it was held: the counters never go backwards. */
+    void resume() {
+        synchronized (clock) {
+            resumedSeconds = heldSeconds;
+            resumedNanos = System.nanoTime();
+            held = false;
+        }
     }
 
     private void run() {
         while (running) {
-            double t = secondsNow();
+            synchronized (clock) {
+                if (!held) {
+                    write(secondsNow());
+                }
+            }
             try {
-                nvml.write(nvmlControl(t));
-                powercap.energy("intel-rapl:0", (RANGE_UJ - 200_000_000L + Math.round(PACKAGE.joules(t) * 1e6)) % RANGE_UJ);
-                powercap.energy("intel-rapl:0:0", Math.round(DRAM.joules(t) * 1e6));
                 Thread.sleep(5);
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
             } catch (InterruptedException e) {
                 return;
             }
+        }
+    }
+
+    private void write(double t) {
+        try {
+            nvml.write(nvmlControl(t));
+            powercap.energy("intel-rapl:0", (RANGE_UJ - 200_000_000L + Math.round(PACKAGE.joules(t) * 1e6)) % RANGE_UJ);
+            powercap.energy("intel-rapl:0:0", Math.round(DRAM.joules(t) * 1e6));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 
