@@ -6,11 +6,13 @@ downloaded: models are built with weights=None under a fixed seed. Output direct
   model.onnx        inference graph, BatchNorm kept (not folded into Conv), dropout disabled
   index.tsv         one line per tensor: kind<TAB>name<TAB>dtype<TAB>dims(comma)<TAB>file
   *.bin             raw little-endian tensors
-Kinds: input, labels, loss, grad (gradient of the initial loss), final (parameters and BatchNorm
+Kinds: input, labels, loss, grad (gradient of the initial loss), grad64 (the same computed in
+float64), final (parameters and BatchNorm
 running statistics after --steps optimizer steps on the same batch), losses (loss per step),
 logits_eval (eval-mode logits of the final model).
 """
 import argparse
+import copy
 import os
 
 import torch
@@ -99,11 +101,17 @@ def main():
     w.put("labels", "labels", y)
     model.train()
     params = dict(model.named_parameters())
+    initial = copy.deepcopy(model)
     loss = F.cross_entropy(model(x), y, label_smoothing=a.label_smoothing)
     grads = torch.autograd.grad(loss, list(params.values()))
     w.put("loss", "loss", loss)
     for (name, _), g in zip(params.items(), grads):
         w.put("grad", name, g)
+    # The same gradients in float64 tell how well conditioned each one is in float32 at all.
+    model64 = initial.double()
+    loss64 = F.cross_entropy(model64(x.double()), y, label_smoothing=a.label_smoothing)
+    for (name, _), g in zip(params.items(), torch.autograd.grad(loss64, list(model64.parameters()))):
+        w.put("grad64", name, g)
 
     if a.steps > 0:
         # A fresh copy of the initial state: the gradient pass above updated BN running stats.

@@ -9,7 +9,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The engine's loss, gradients and SGD trajectory against PyTorch on the same weights and batch.
- * Errors are per tensor, ||ours - torch|| / ||torch||: 1e-4 for gradients, 1e-3 after 20 steps.
+ * Errors are per tensor, ||ours - torch|| / ||torch||: 1e-4 for gradients (or twice PyTorch's
+ * own float32-vs-float64 error where that is larger), 1e-3 for weights after 20 steps.
  */
 class PyTorchParityTest {
   static final double GRAD_TOLERANCE = 1e-4;
@@ -35,7 +36,11 @@ class PyTorchParityTest {
           continue;
         }
         double err = Reference.relativeError(ours, e.getValue());
-        if (!(err < GRAD_TOLERANCE)) {
+        // Where PyTorch's own float32 gradient is further than 1e-4 from its float64 one, the
+        // tensor is ill-conditioned in float32 and we allow twice PyTorch's own error.
+        float[] exact = ref.floats.get("grad64").get(e.getKey());
+        double tolerance = Math.max(GRAD_TOLERANCE, 2 * Reference.relativeError(e.getValue(), exact));
+        if (!(err < tolerance)) {
           failures.append(String.format("%n  %s: relative error %.3g (|torch| = %.3g)", e.getKey(), err,
               Reference.norm(e.getValue())));
         }
@@ -99,5 +104,20 @@ class PyTorchParityTest {
 
   private static Reference resnet18() throws Exception {
     return Reference.of("resnet18", "--batch", "8", "--steps", "20", "--lr", "0.001");
+  }
+
+  @Test
+  void mobilenetV2GradientsMatchPyTorch() throws Exception {
+    checkGradients(Reference.of("mobilenet_v2", "--batch", "8", "--steps", "0"), TrainConfig.sgd(8, 0.9));
+  }
+
+  @Test
+  void efficientnetB0GradientsMatchPyTorch() throws Exception {
+    checkGradients(Reference.of("efficientnet_b0", "--batch", "8", "--steps", "0"), TrainConfig.sgd(8, 0.9));
+  }
+
+  @Test
+  void densenet121GradientsMatchPyTorch() throws Exception {
+    checkGradients(Reference.of("densenet121", "--batch", "8", "--steps", "0"), TrainConfig.sgd(8, 0.9));
   }
 }
