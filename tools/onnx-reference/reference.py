@@ -81,6 +81,7 @@ def main():
     p.add_argument("--clip-norm", type=float, default=0.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--export-only", type=int, default=0)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     os.makedirs(a.out, exist_ok=True)
@@ -99,6 +100,9 @@ def main():
     w = Writer(a.out)
     w.put("input", "input", x)
     w.put("labels", "labels", y)
+    if a.export_only:
+        w.close()
+        return
     model.train()
     params = dict(model.named_parameters())
     initial = copy.deepcopy(model)
