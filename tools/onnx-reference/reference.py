@@ -82,6 +82,11 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--export-only", type=int, default=0)
+    p.add_argument("--trace-grads", type=int, default=0, help="write every step's gradients")
+    p.add_argument("--pretrain-same", type=int, default=0, help="pretrain on the reference batch itself")
+    p.add_argument("--pretrain-steps", type=int, default=0,
+                   help="SGD steps on other random batches before export, so that the reference "
+                        "point has BatchNorm weights and biases away from 1 and 0")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     os.makedirs(a.out, exist_ok=True)
@@ -91,6 +96,16 @@ def main():
     channels_hw = (3, 8, 8) if a.model == "mlp" else (3, a.size, a.size)
     x = torch.randn(a.batch, *channels_hw)
     y = torch.randint(0, a.classes, (a.batch,))
+    if a.pretrain_steps > 0:
+        model.train()
+        pre = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        for _ in range(a.pretrain_steps):
+            pre.zero_grad()
+            xb, yb = (x, y) if a.pretrain_same else (torch.randn(a.batch, *channels_hw),
+                                                     torch.randint(0, a.classes, (a.batch,)))
+            F.cross_entropy(model(xb), yb).backward()
+            pre.step()
+    pretrained = copy.deepcopy(model.state_dict())
 
     model.eval()
     torch.onnx.export(model, x, os.path.join(a.out, "model.onnx"), opset_version=a.opset,
@@ -122,6 +137,7 @@ def main():
         torch.manual_seed(a.seed)
         model = build(a.model, a.classes)
         disable_randomness(model)
+        model.load_state_dict(pretrained)
         model.train()
         if a.optimizer == "sgd":
             opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=a.momentum,
@@ -133,6 +149,9 @@ def main():
             opt.zero_grad()
             l = F.cross_entropy(model(x), y, label_smoothing=a.label_smoothing)
             l.backward()
+            if a.trace_grads:
+                for name, prm in model.named_parameters():
+                    w.put("grad_step%d" % len(losses), name, prm.grad)
             if a.clip_norm > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip_norm)
             opt.step()

@@ -385,6 +385,16 @@ public final class ShapeInference {
         }
         set(n, 0, in(n, 0).elemType(), out);
       }
+      case "BatchNormalize" -> {
+        long[] x = in(n, 0).dims();
+        long[] stat = new long[x.length];
+        java.util.Arrays.fill(stat, 1);
+        stat[1] = x[1];
+        set(n, 0, in(n, 0).elemType(), x);
+        for (int i = 1; i < 4; i++) {
+          set(n, i, in(n, 0).elemType(), stat);
+        }
+      }
       case "ScatterElements" -> set(n, 0, in(n, 0).elemType(), in(n, 0).dims());
       case "Loop" -> {
         // Only produced by the engine itself, never re-inferred.

@@ -8,6 +8,7 @@ import io.wattlab.trainer.graph.Node;
 import io.wattlab.trainer.graph.TensorType;
 import io.wattlab.trainer.graph.autodiff.Autodiff;
 import io.wattlab.trainer.graph.autodiff.GradientRegistry;
+import io.wattlab.trainer.graph.autodiff.NormalizationRules;
 import io.wattlab.trainer.onnx.Tensors;
 import io.wattlab.trainer.train.TrainGraph.StateKind;
 import io.wattlab.trainer.train.TrainGraph.StateSlot;
@@ -32,7 +33,8 @@ public final class TrainStepBuilder {
   public static TrainGraph build(ForwardModel forward, TrainConfig config) {
     Graph g = forward.copyOfGraph();
     GraphBuilder b = new GraphBuilder(g, "train/");
-    Map<String, String> statNext = lowerBatchNorm(g, b, config.batchSize());
+    Map<String, TensorType> normalized = new LinkedHashMap<>();
+    Map<String, String> statNext = lowerBatchNorm(g, b, normalized);
     enableDropout(g, b);
 
     // loss = mean over the batch of -sum_c target_c * log_softmax(logits)_c
@@ -92,6 +94,7 @@ public final class TrainStepBuilder {
     }
     gradientOutputs.values().forEach(o -> g.outputs().put(o, new TensorType(Tensors.FLOAT,
         g.inputs().get(o.substring(0, o.length() - ".grad".length())).dims())));
+    NormalizationRules.expand(g, normalized);
     g.setName("train_step");
     g.sortTopologically();
     g.removeUnused();
@@ -121,7 +124,7 @@ public final class TrainStepBuilder {
    * name of each running statistic's updated value: momentum*old + (1-momentum)*batch, with the
    * unbiased variance as PyTorch does.
    */
-  static Map<String, String> lowerBatchNorm(Graph g, GraphBuilder b, int batchSize) {
+  static Map<String, String> lowerBatchNorm(Graph g, GraphBuilder b, Map<String, TensorType> normalized) {
     var shapes = io.wattlab.trainer.graph.ShapeInference.run(g);
     Map<String, String> next = new LinkedHashMap<>();
     List<Node> original = new ArrayList<>(g.nodes());
@@ -144,12 +147,12 @@ public final class TrainStepBuilder {
       }
       double eps = n.attrFloat("epsilon", 1e-5f);
       double momentum = n.attrFloat("momentum", 0.9f);
-      String mean = b.reduceMean(n.input(0), true, axes);
-      String centered = b.sub(n.input(0), mean);
-      String var = b.reduceMean(b.mul(centered, centered), true, axes);
-      String invStd = b.op("Reciprocal", b.sqrt(b.add(var, b.scalar(eps, Tensors.FLOAT))));
-      String scale = b.mul(invStd, b.reshape(n.input(1), bshape));
-      b.opInto(n.output(0), "Add", List.of(b.mul(centered, scale), b.reshape(n.input(2), bshape)));
+      List<String> norm = NormalizationRules.normalize(b, n.input(0), eps);
+      normalized.put(n.input(0), shapes.type(n.input(0)));
+      String mean = norm.get(1);
+      String var = norm.get(2);
+      b.opInto(n.output(0), "Add", List.of(b.mul(norm.get(0), b.reshape(n.input(1), bshape)),
+          b.reshape(n.input(2), bshape)));
       String m = b.scalar(momentum, Tensors.FLOAT);
       String oneMinus = b.scalar(1 - momentum, Tensors.FLOAT);
       next.put(n.input(3), b.add(b.mul(n.input(3), m), b.mul(b.reshape(mean, c), oneMinus)));

@@ -67,7 +67,7 @@ final class ConvRules {
       g.GI(1, g.b().transpose(dwt, 1, 0, 2, 3));
     }
     if (g.needs(2)) {
-      g.GI(2, g.b().reduceSum(dy, false, 0, 2, 3));
+      g.GI(2, g.b().reshape(g.b().reduceSumKeepDims(dy, 4, 0, 2, 3), w[0]));
     }
   }
 

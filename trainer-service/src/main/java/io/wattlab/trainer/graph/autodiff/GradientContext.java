@@ -108,7 +108,7 @@ public final class GradientContext {
       }
     }
     String r = axes.isEmpty() ? grad
-        : b.reduceSum(grad, true, axes.stream().mapToLong(Long::longValue).toArray());
+        : b.reduceSumKeepDims(grad, g.length, axes.stream().mapToLong(Long::longValue).toArray());
     return b.reshape(r, target);
   }
 

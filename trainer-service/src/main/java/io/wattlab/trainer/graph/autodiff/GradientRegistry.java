@@ -30,6 +30,7 @@ public final class GradientRegistry {
     MatrixRules.register(r);
     ConvRules.register(r);
     ShapeRules.register(r);
+    NormalizationRules.register(r);
     return r;
   }
 }

@@ -85,7 +85,8 @@ final class GradientCheck {
     for (var a : attrs) {
       map.put(a.getName(), a);
     }
-    graph.addNode(new Node("n" + graph.nodes().size(), opType, "", inputs, outs, map));
+    String domain = opType.equals(NormalizationRules.NORMALIZE) ? NormalizationRules.DOMAIN : "";
+    graph.addNode(new Node("n" + graph.nodes().size(), opType, domain, inputs, outs, map));
     return this;
   }
 
@@ -111,11 +112,19 @@ final class GradientCheck {
     String loss = b.sum(terms);
     graph.outputs().put(loss, new TensorType(elemType, new long[0]));
     Graph lossGraph = Graph.fromModel(graph.toModel());
+    Map<String, TensorType> normalized = new LinkedHashMap<>();
+    for (Node n : graph.nodes()) {
+      if (n.opType().equals(NormalizationRules.NORMALIZE)) {
+        normalized.put(n.input(0), si.type(n.input(0)));
+      }
+    }
+    NormalizationRules.expand(lossGraph, normalized);
 
     Map<String, String> grads = new Autodiff(GradientRegistry.standard()).differentiate(graph, loss, wrt);
     for (String g : grads.values()) {
       graph.outputs().put(g, si.type(wrtOrSelf(grads, g)));
     }
+    NormalizationRules.expand(graph, normalized);
     ExecutionConfig cpu = ExecutionConfig.cpu(1);
     Map<String, double[]> analytic = new LinkedHashMap<>();
     try (OrtSession s = Sessions.open(graph.toModel(), cpu); OrtSession.Result r = s.run(feeds(values))) {

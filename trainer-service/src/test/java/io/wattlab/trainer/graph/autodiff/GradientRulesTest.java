@@ -175,6 +175,17 @@ class GradientRulesTest {
   }
 
   @Test
+  void trainingBatchNormalizationWithBatchStatistics() throws Exception {
+    // xhat, mean and var all feed the loss, as in a train step (running statistics use mean and var).
+    GradientCheck.float64().input("x", -2, 2, 3, 2, 3, 3)
+        .node(NormalizationRules.NORMALIZE, List.of("x"), List.of("xhat", "mean", "var", "inv_std"), f("epsilon", 1e-5))
+        .output("xhat").check(EPS64, 1e-5);
+    GradientCheck.float64().input("x", -2, 2, 4, 3)
+        .node(NormalizationRules.NORMALIZE, List.of("x"), List.of("xhat", "mean", "var", "inv_std"), f("epsilon", 1e-5))
+        .output("xhat").check(EPS64, 1e-5);
+  }
+
+  @Test
   void dropoutInInferenceModeIsIdentity() throws Exception {
     GradientCheck.float32().input("x", -1, 1, 3, 4).node("Dropout", List.of("x"), List.of("y"))
         .output("y").check(EPS32, TOL32);
