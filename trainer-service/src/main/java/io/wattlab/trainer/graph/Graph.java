@@ -10,7 +10,6 @@ import ai.onnx.proto.OnnxMl.TensorShapeProto;
 import ai.onnx.proto.OnnxMl.TypeProto;
 import ai.onnx.proto.OnnxMl.ValueInfoProto;
 import io.wattlab.trainer.onnx.OnnxModels;
-import io.wattlab.trainer.onnx.Tensors;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -260,17 +259,4 @@ public final class Graph {
     initializers.keySet().removeIf(k -> !live.contains(k));
   }
 
-  /** The element type of an initializer, input or output known without inference, or -1. */
-  public int knownElemType(String value) {
-    TensorProto t = initializers.get(value);
-    if (t != null) {
-      return t.getDataType();
-    }
-    TensorType tt = inputs.get(value);
-    return tt == null ? -1 : tt.elemType();
-  }
-
-  public static long[] dimsOf(TensorProto t) {
-    return Tensors.dims(t);
-  }
 }

@@ -1,6 +1,5 @@
 package io.wattlab.trainer.train;
 
-import ai.onnx.proto.OnnxMl.AttributeProto;
 import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import io.wattlab.trainer.graph.Attrs;
@@ -249,9 +248,5 @@ public final class ForwardModel {
       }
     }
     return layers;
-  }
-
-  static Map<String, AttributeProto> attrs(Node n) {
-    return n.attributes();
   }
 }

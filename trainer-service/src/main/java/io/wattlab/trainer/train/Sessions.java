@@ -13,7 +13,7 @@ public final class Sessions {
   public static OrtSession open(ModelProto model, ExecutionConfig config) {
     OrtEnvironment env = OrtEnvironment.getEnvironment();
     try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
-      options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.valueOf(System.getProperty("wattlab.ort.opt", "ALL_OPT")));
+      options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
       if (config.intraOpThreads() > 0) {
         options.setIntraOpNumThreads(config.intraOpThreads());
       }

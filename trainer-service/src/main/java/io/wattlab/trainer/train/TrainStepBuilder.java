@@ -5,6 +5,7 @@ import io.wattlab.trainer.graph.Attrs;
 import io.wattlab.trainer.graph.Graph;
 import io.wattlab.trainer.graph.GraphBuilder;
 import io.wattlab.trainer.graph.Node;
+import io.wattlab.trainer.graph.ShapeInference;
 import io.wattlab.trainer.graph.TensorType;
 import io.wattlab.trainer.graph.autodiff.Autodiff;
 import io.wattlab.trainer.graph.autodiff.GradientRegistry;
@@ -38,7 +39,7 @@ public final class TrainStepBuilder {
     enableDropout(g, b);
 
     // loss = mean over the batch of -sum_c target_c * log_softmax(logits)_c
-    long classes = io.wattlab.trainer.graph.ShapeInference.run(g).dims(forward.logits())[1];
+    long classes = ShapeInference.run(g).dims(forward.logits())[1];
     g.addInput(LABELS, new TensorType(Tensors.INT64, new long[] {config.batchSize()}));
     double eps = config.labelSmoothing();
     String target = b.op("OneHot", List.of(LABELS, b.ints(classes),
@@ -125,7 +126,7 @@ public final class TrainStepBuilder {
    * unbiased variance as PyTorch does.
    */
   static Map<String, String> lowerBatchNorm(Graph g, GraphBuilder b, Map<String, TensorType> normalized) {
-    var shapes = io.wattlab.trainer.graph.ShapeInference.run(g);
+    var shapes = ShapeInference.run(g);
     Map<String, String> next = new LinkedHashMap<>();
     List<Node> original = new ArrayList<>(g.nodes());
     for (Node n : original) {
