@@ -99,6 +99,8 @@ class GradientRulesTest {
     conv(new long[] {2, 4, 6, 6}, new long[] {6, 2, 3, 3}, 2, new long[] {1, 1}, new long[] {1, 1, 1, 1}, new long[] {1, 1});
     conv(new long[] {2, 4, 7, 7}, new long[] {4, 1, 3, 3}, 4, new long[] {2, 2}, new long[] {1, 1, 1, 1}, new long[] {1, 1});
     conv(new long[] {1, 3, 6, 6}, new long[] {6, 1, 3, 3}, 3, new long[] {1, 1}, new long[] {1, 1, 1, 1}, new long[] {1, 1});
+    conv(new long[] {2, 3, 8, 7}, new long[] {3, 1, 3, 3}, 3, new long[] {1, 1}, new long[] {2, 1, 1, 2}, new long[] {2, 1});
+    conv(new long[] {2, 4, 7, 7}, new long[] {6, 2, 3, 3}, 2, new long[] {1, 1}, new long[] {0, 1, 2, 1}, new long[] {1, 2});
   }
 
   private static void conv(long[] x, long[] w, long group, long[] strides, long[] pads, long[] dil) throws Exception {
