@@ -11,12 +11,6 @@ import java.util.List;
  * input with the output gradient as kernel, and MaxPool scatters through its flat NCHW indices.
  */
 final class ConvRules {
-  /**
-   * Off: the shifted-slice form of the depthwise weight gradient measured slower on ONNX Runtime
-   * 1.29 CPU (MobileNetV2 step 0.55 s -> 0.7 s) than the grouped Conv; kept, tested, for CUDA trials.
-   */
-  static boolean DEPTHWISE_WEIGHT_BY_SLICES = false;
-
   private ConvRules() {}
 
   static void register(GradientRegistry r) {
@@ -55,9 +49,7 @@ final class ConvRules {
               Attrs.ints("kernel_shape", w[2], w[3]),
               Attrs.ints("output_padding", outputPadding(g, x, w, y, strides, dil, pads))));
     }
-    if (g.needs(1) && DEPTHWISE_WEIGHT_BY_SLICES && w[1] == 1 && w[0] == group) {
-      g.GI(1, depthwiseWeightGradient(g, dy, x, w, y, strides, dil, pads));
-    } else if (g.needs(1)) {
+    if (g.needs(1)) {
       long n = x[0];
       long cg = x[1] / group;
       long og = w[0] / group;
@@ -110,30 +102,6 @@ final class ConvRules {
     }
     return g.b().op("Conv", List.of(dy, flipped), Attrs.i("group", group), Attrs.ints("dilations", dil),
         Attrs.ints("pads", newPads), Attrs.ints("kernel_shape", w[2], w[3]));
-  }
-
-  /**
-   * dW of a depthwise convolution (one input and one output channel per group) as k*k shifted,
-   * strided slices of the padded input times dY, each summed over batch and space.
-   */
-  private static String depthwiseWeightGradient(GradientContext g, String dy, long[] x, long[] w, long[] y,
-      long[] strides, long[] dil, long[] pads) {
-    String xp = g.I(0);
-    if (pads[0] + pads[1] + pads[2] + pads[3] > 0) {
-      xp = g.b().op("Pad", List.of(xp, g.b().ints(0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3])),
-          Attrs.s("mode", "constant"));
-    }
-    List<String> taps = new java.util.ArrayList<>();
-    for (long i = 0; i < w[2]; i++) {
-      for (long j = 0; j < w[3]; j++) {
-        long[] starts = {i * dil[0], j * dil[1]};
-        long[] ends = {starts[0] + (y[2] - 1) * strides[0] + 1, starts[1] + (y[3] - 1) * strides[1] + 1};
-        String window = g.b().op("Slice", xp, g.b().ints(starts), g.b().ints(ends), g.b().ints(2, 3),
-            g.b().ints(strides));
-        taps.add(g.b().reduceSumKeepDims(g.b().mul(window, dy), 4, 0, 2, 3));
-      }
-    }
-    return g.b().reshape(g.b().concat(taps, 2), w);
   }
 
   /** output_padding so that ConvTranspose restores the forward input's spatial size exactly. */
