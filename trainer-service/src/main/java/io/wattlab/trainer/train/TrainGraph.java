@@ -1,0 +1,20 @@
+package io.wattlab.trainer.train;
+
+import ai.onnx.proto.OnnxMl.ModelProto;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A train-step graph and how to feed it: the image, label and learning-rate inputs, the loss
+ * output, and the state (parameters, BatchNorm statistics, optimizer buffers) that goes in as
+ * {@code input} and comes out updated as {@code output} on every run.
+ */
+public record TrainGraph(ModelProto model, String imageInput, long[] imageDims, String labelsInput,
+    String learningRateInput, String lossOutput, List<StateSlot> state, Map<String, String> gradientOutputs) {
+
+  /** What a state tensor is, which decides what export keeps of it. */
+  public enum StateKind { PARAMETER, STATISTIC, OPTIMIZER }
+
+  /** One loop-carried tensor: its graph input and output names, shape and initial value. */
+  public record StateSlot(String name, String input, String output, long[] dims, float[] initial, StateKind kind) {}
+}

@@ -1,0 +1,205 @@
+package io.wattlab.trainer.train;
+
+import ai.onnx.proto.OnnxMl.TensorProto;
+import io.wattlab.trainer.graph.Attrs;
+import io.wattlab.trainer.graph.Graph;
+import io.wattlab.trainer.graph.GraphBuilder;
+import io.wattlab.trainer.graph.Node;
+import io.wattlab.trainer.graph.ShapeInference;
+import io.wattlab.trainer.graph.TensorType;
+import io.wattlab.trainer.graph.autodiff.Autodiff;
+import io.wattlab.trainer.graph.autodiff.GradientRegistry;
+import io.wattlab.trainer.graph.autodiff.NormalizationRules;
+import io.wattlab.trainer.onnx.Tensors;
+import io.wattlab.trainer.train.TrainGraph.StateKind;
+import io.wattlab.trainer.train.TrainGraph.StateSlot;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Derives a single train-step graph from a prepared forward model: training-mode BatchNorm as
+ * primitive ops, softmax cross-entropy, backward, optional global-norm clipping, optimizer update.
+ */
+public final class TrainStepBuilder {
+  public static final String LABELS = "labels";
+  public static final String LEARNING_RATE = "lr";
+  public static final String LOSS = "loss";
+
+  private TrainStepBuilder() {}
+
+  public static TrainGraph build(ForwardModel forward, TrainConfig config) {
+    Graph g = forward.copyOfGraph();
+    GraphBuilder b = new GraphBuilder(g, "train/");
+    Map<String, TensorType> normalized = new LinkedHashMap<>();
+    Map<String, String> statNext = lowerBatchNorm(g, b, normalized);
+    enableDropout(g, b);
+
+    // loss = mean over the batch of -sum_c target_c * log_softmax(logits)_c
+    long classes = ShapeInference.run(g).dims(forward.logits())[1];
+    g.addInput(LABELS, new TensorType(Tensors.INT64, new long[] {config.batchSize()}));
+    double eps = config.labelSmoothing();
+    String target = b.op("OneHot", List.of(LABELS, b.ints(classes),
+        b.constant(Tensors.FLOAT, new long[] {2}, eps / classes, 1 - eps + eps / classes)), Attrs.i("axis", -1));
+    String logp = b.op("LogSoftmax", List.of(forward.logits()), Attrs.i("axis", 1));
+    String perSample = b.reduceSum(b.mul(target, logp), false, 1);
+    b.opInto(LOSS, "Neg", List.of(b.op("ReduceMean", List.of(perSample), Attrs.i("keepdims", 0))));
+
+    List<String> trainable = select(forward, config.trainable());
+    List<StateSlot> state = new ArrayList<>();
+    Map<String, float[]> initial = forward.initialState();
+    for (String p : trainable) {
+      TensorProto t = g.initializers().remove(p);
+      g.addInput(p, new TensorType(Tensors.FLOAT, Tensors.dims(t)));
+    }
+    for (String s : forward.batchNormStats()) {
+      TensorProto t = g.initializers().remove(s);
+      g.addInput(s, new TensorType(Tensors.FLOAT, Tensors.dims(t)));
+    }
+    g.outputs().clear();
+    g.outputs().put(LOSS, new TensorType(Tensors.FLOAT, new long[0]));
+
+    Map<String, String> grads = trainable.isEmpty() ? Map.of()
+        : new Autodiff(GradientRegistry.standard()).differentiate(g, LOSS, trainable);
+    if (config.clipGradNorm() > 0 && !grads.isEmpty()) {
+      grads = clipByGlobalNorm(b, grads, config.clipGradNorm());
+    }
+
+    g.addInput(LEARNING_RATE, new TensorType(Tensors.FLOAT, new long[0]));
+    Map<String, String> gradientOutputs = new LinkedHashMap<>();
+    for (String p : trainable) {
+      long[] dims = g.inputs().get(p).dims();
+      String next = p + ".next";
+      List<StateSlot> extra = OptimizerGraphs.update(b, config.optimizer(), p, grads.get(p), next, dims, LEARNING_RATE);
+      state.add(new StateSlot(p, p, next, dims, initial.get(p), StateKind.PARAMETER));
+      for (StateSlot s : extra) {
+        g.addInput(s.input(), new TensorType(Tensors.FLOAT, s.dims()));
+        state.add(s);
+      }
+      if (config.outputGradients()) {
+        String go = p + ".grad";
+        b.opInto(go, "Identity", List.of(grads.get(p)));
+        gradientOutputs.put(p, go);
+      }
+    }
+    for (String s : forward.batchNormStats()) {
+      long[] dims = g.inputs().get(s).dims();
+      state.add(new StateSlot(s, s, statNext.get(s), dims, initial.get(s), StateKind.STATISTIC));
+    }
+    OptimizerGraphs.addSharedState(b, config.optimizer(), state, g);
+    for (StateSlot s : state) {
+      g.outputs().put(s.output(), new TensorType(Tensors.FLOAT, s.dims()));
+    }
+    gradientOutputs.values().forEach(o -> g.outputs().put(o, new TensorType(Tensors.FLOAT,
+        g.inputs().get(o.substring(0, o.length() - ".grad".length())).dims())));
+    NormalizationRules.expand(g, normalized);
+    g.setName("train_step");
+    g.sortTopologically();
+    g.removeUnused();
+    return new TrainGraph(g.toModel(), forward.input(), g.inputs().get(forward.input()).dims(), LABELS,
+        LEARNING_RATE, LOSS, state, gradientOutputs);
+  }
+
+  static List<String> select(ForwardModel forward, TrainableSet set) {
+    if (set instanceof TrainableSet.All) {
+      return new ArrayList<>(forward.parameters());
+    }
+    if (set instanceof TrainableSet.NamePattern np) {
+      return forward.parameters().stream().filter(p -> np.pattern().matcher(p).find()).toList();
+    }
+    int n = ((TrainableSet.LastLayers) set).n();
+    List<List<String>> layers = forward.parameterisedLayers();
+    Set<String> chosen = new LinkedHashSet<>();
+    for (int i = Math.max(0, layers.size() - n); i < layers.size(); i++) {
+      chosen.addAll(layers.get(i));
+    }
+    return forward.parameters().stream().filter(chosen::contains).toList();
+  }
+
+  /**
+   * Replaces every BatchNormalization by batch-statistics primitives (CUDA's BatchNormalization
+   * kernel silently uses running statistics unless it has all five outputs), and returns the
+   * name of each running statistic's updated value: momentum*old + (1-momentum)*batch, with the
+   * unbiased variance as PyTorch does.
+   */
+  static Map<String, String> lowerBatchNorm(Graph g, GraphBuilder b, Map<String, TensorType> normalized) {
+    var shapes = ShapeInference.run(g);
+    Map<String, String> next = new LinkedHashMap<>();
+    List<Node> original = new ArrayList<>(g.nodes());
+    for (Node n : original) {
+      if (!n.opType().equals("BatchNormalization")) {
+        continue;
+      }
+      g.nodes().remove(n);
+      long[] x = shapes.dims(n.input(0));
+      long c = x[1];
+      long[] axes = new long[x.length - 1];
+      long[] bshape = new long[x.length];
+      long count = 1;
+      for (int i = 0, k = 0; i < x.length; i++) {
+        bshape[i] = i == 1 ? c : 1;
+        if (i != 1) {
+          axes[k++] = i;
+          count *= x[i];
+        }
+      }
+      double eps = n.attrFloat("epsilon", 1e-5f);
+      double momentum = n.attrFloat("momentum", 0.9f);
+      List<String> norm = NormalizationRules.normalize(b, n.input(0), eps);
+      normalized.put(n.input(0), shapes.type(n.input(0)));
+      String mean = norm.get(1);
+      String var = norm.get(2);
+      b.opInto(n.output(0), "Add", List.of(b.mul(norm.get(0), b.reshape(n.input(1), bshape)),
+          b.reshape(n.input(2), bshape)));
+      String m = b.scalar(momentum, Tensors.FLOAT);
+      String oneMinus = b.scalar(1 - momentum, Tensors.FLOAT);
+      next.put(n.input(3), b.add(b.mul(n.input(3), m), b.mul(b.reshape(mean, c), oneMinus)));
+      double unbias = count > 1 ? (double) count / (count - 1) : 1.0;
+      next.put(n.input(4), b.add(b.mul(n.input(4), m),
+          b.mul(b.reshape(var, c), b.scalar((1 - momentum) * unbias, Tensors.FLOAT))));
+    }
+    g.sortTopologically();
+    return next;
+  }
+
+  /** Dropout with a positive ratio runs in training mode and keeps its mask for the backward. */
+  static void enableDropout(Graph g, GraphBuilder b) {
+    for (Node n : g.nodes()) {
+      if (!n.opType().equals("Dropout")) {
+        continue;
+      }
+      TensorProto ratio = n.input(1).isEmpty() ? null : g.initializers().get(n.input(1));
+      double r = ratio == null ? (n.input(1).isEmpty() ? 0.5 : -1) : Tensors.toDoubles(ratio)[0];
+      if (r == 0) {
+        continue;
+      }
+      while (n.inputs().size() < 3) {
+        n.inputs().add(n.inputs().size() == 1 ? b.scalar(0.5, Tensors.FLOAT) : "");
+      }
+      TensorProto yes = TensorProto.newBuilder().setName(g.fresh("train/dropout_on")).setDataType(Tensors.BOOL)
+          .addInt32Data(1).build();
+      g.addInitializer(yes);
+      n.inputs().set(2, yes.getName());
+      if (n.outputs().size() < 2) {
+        n.outputs().add(g.fresh(n.output(0) + "_mask"));
+      }
+    }
+  }
+
+  /** g *= min(1, maxNorm / (sqrt(sum of squares of all gradients) + 1e-6)), as torch clip_grad_norm_. */
+  static Map<String, String> clipByGlobalNorm(GraphBuilder b, Map<String, String> grads, double maxNorm) {
+    List<String> squares = new ArrayList<>();
+    for (String g : grads.values()) {
+      squares.add(b.reduceSumAll(b.mul(g, g)));
+    }
+    String norm = b.sqrt(b.sum(squares));
+    String coef = b.div(b.scalar(maxNorm, Tensors.FLOAT), b.add(norm, b.scalar(1e-6, Tensors.FLOAT)));
+    String clamped = b.op("Min", coef, b.scalar(1, Tensors.FLOAT));
+    Map<String, String> out = new LinkedHashMap<>();
+    grads.forEach((p, g) -> out.put(p, b.mul(g, clamped)));
+    return out;
+  }
+}

@@ -1,0 +1,190 @@
+package io.wattlab.trainer.train;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxValue;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import io.wattlab.trainer.onnx.Tensors;
+import io.wattlab.trainer.train.TrainGraph.StateSlot;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Runs a {@link TrainGraph} step after step in one OrtSession. The state lives in two sets of
+ * direct buffers that ONNX Runtime reads and writes in place (pinned outputs), swapped after
+ * each step, so no tensor is allocated or copied per step besides the batch itself.
+ */
+public final class Trainer implements AutoCloseable {
+  private final TrainGraph graph;
+  private final OrtSession session;
+  private final List<StateSlot> state;
+  private final OnnxTensor[] current;
+  private final OnnxTensor[] next;
+  private final FloatBuffer[] currentBuf;
+  private final FloatBuffer[] nextBuf;
+  private final FloatBuffer imageBuf;
+  private final LongBuffer labelBuf;
+  private final FloatBuffer lrBuf;
+  private final FloatBuffer lossBuf;
+  private final OnnxTensor image;
+  private final OnnxTensor labels;
+  private final OnnxTensor lr;
+  private final OnnxTensor loss;
+  private final Map<String, FloatBuffer> gradientBufs = new LinkedHashMap<>();
+  private final Map<String, OnnxTensor> gradientTensors = new LinkedHashMap<>();
+
+  public Trainer(TrainGraph graph, ExecutionConfig config) {
+    this.graph = graph;
+    this.state = graph.state();
+    this.session = Sessions.open(graph.model(), config);
+    OrtEnvironment env = OrtEnvironment.getEnvironment();
+    int n = state.size();
+    current = new OnnxTensor[n];
+    next = new OnnxTensor[n];
+    currentBuf = new FloatBuffer[n];
+    nextBuf = new FloatBuffer[n];
+    try {
+      for (int i = 0; i < n; i++) {
+        StateSlot s = state.get(i);
+        currentBuf[i] = direct(s.initial().length);
+        currentBuf[i].put(0, s.initial());
+        nextBuf[i] = direct(s.initial().length);
+        current[i] = OnnxTensor.createTensor(env, currentBuf[i], s.dims());
+        next[i] = OnnxTensor.createTensor(env, nextBuf[i], s.dims());
+      }
+      imageBuf = direct((int) Tensors.numel(graph.imageDims()));
+      image = OnnxTensor.createTensor(env, imageBuf, graph.imageDims());
+      long batch = graph.imageDims()[0];
+      labelBuf = ByteBuffer.allocateDirect((int) batch * 8).order(ByteOrder.nativeOrder()).asLongBuffer();
+      labels = OnnxTensor.createTensor(env, labelBuf, new long[] {batch});
+      lrBuf = direct(1);
+      lr = OnnxTensor.createTensor(env, lrBuf, new long[0]);
+      lossBuf = direct(1);
+      loss = OnnxTensor.createTensor(env, lossBuf, new long[0]);
+      for (var e : graph.gradientOutputs().entrySet()) {
+        StateSlot s = slot(e.getKey());
+        FloatBuffer buf = direct(s.initial().length);
+        gradientBufs.put(e.getKey(), buf);
+        gradientTensors.put(e.getValue(), OnnxTensor.createTensor(env, buf, s.dims()));
+      }
+    } catch (OrtException e) {
+      throw new TrainingException("cannot allocate training state: " + e.getMessage());
+    }
+  }
+
+  private static FloatBuffer direct(int n) {
+    return ByteBuffer.allocateDirect(Math.max(4, n * 4)).order(ByteOrder.nativeOrder()).asFloatBuffer();
+  }
+
+  private StateSlot slot(String name) {
+    return state.stream().filter(s -> s.name().equals(name)).findFirst()
+        .orElseThrow(() -> new TrainingException("no state tensor named " + name));
+  }
+
+  /** One optimizer step on a batch (NCHW floats, one label per image); returns the batch loss. */
+  public float step(float[] images, long[] labelValues, float learningRate) {
+    imageBuf.put(0, images);
+    labelBuf.put(0, labelValues);
+    lrBuf.put(0, learningRate);
+    Map<String, OnnxTensor> inputs = new HashMap<>();
+    inputs.put(graph.imageInput(), image);
+    inputs.put(graph.labelsInput(), labels);
+    inputs.put(graph.learningRateInput(), lr);
+    Map<String, OnnxValue> outputs = new LinkedHashMap<>();
+    outputs.put(graph.lossOutput(), loss);
+    for (int i = 0; i < state.size(); i++) {
+      inputs.put(state.get(i).input(), current[i]);
+      outputs.put(state.get(i).output(), next[i]);
+    }
+    outputs.putAll(gradientTensors);
+    try (OrtSession.Result r = session.run(inputs, outputs)) {
+      // outputs were written into the pinned buffers
+    } catch (OrtException e) {
+      throw new TrainingException("train step failed: " + e.getMessage());
+    }
+    swap();
+    return lossBuf.get(0);
+  }
+
+  private void swap() {
+    for (int i = 0; i < state.size(); i++) {
+      OnnxTensor t = current[i];
+      current[i] = next[i];
+      next[i] = t;
+      FloatBuffer b = currentBuf[i];
+      currentBuf[i] = nextBuf[i];
+      nextBuf[i] = b;
+    }
+  }
+
+  /** A copy of a state tensor's current value (parameter, statistic or optimizer buffer). */
+  public float[] value(String name) {
+    for (int i = 0; i < state.size(); i++) {
+      if (state.get(i).name().equals(name)) {
+        float[] out = new float[state.get(i).initial().length];
+        currentBuf[i].get(0, out);
+        return out;
+      }
+    }
+    throw new TrainingException("no state tensor named " + name);
+  }
+
+  /** The gradient of a parameter from the last step (needs TrainConfig.outputGradients). */
+  public float[] gradient(String parameter) {
+    FloatBuffer b = gradientBufs.get(parameter);
+    if (b == null) {
+      throw new TrainingException("no gradient output for " + parameter + "; build with outputGradients");
+    }
+    float[] out = new float[b.capacity()];
+    b.get(0, out);
+    return out;
+  }
+
+  /** Current values of all state tensors, by name. */
+  public Map<String, float[]> state() {
+    Map<String, float[]> m = new LinkedHashMap<>();
+    for (StateSlot s : state) {
+      m.put(s.name(), value(s.name()));
+    }
+    return m;
+  }
+
+  /** Replaces the state (e.g. after a K-step run elsewhere). */
+  public void load(Map<String, float[]> values) {
+    for (int i = 0; i < state.size(); i++) {
+      float[] v = values.get(state.get(i).name());
+      if (v != null) {
+        currentBuf[i].put(0, v);
+      }
+    }
+  }
+
+  public TrainGraph graph() {
+    return graph;
+  }
+
+  @Override
+  public void close() {
+    for (int i = 0; i < state.size(); i++) {
+      current[i].close();
+      next[i].close();
+    }
+    image.close();
+    labels.close();
+    lr.close();
+    loss.close();
+    gradientTensors.values().forEach(OnnxTensor::close);
+    try {
+      session.close();
+    } catch (OrtException e) {
+      throw new TrainingException("cannot close session: " + e.getMessage());
+    }
+  }
+}
