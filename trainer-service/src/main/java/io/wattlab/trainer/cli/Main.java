@@ -125,7 +125,7 @@ public final class Main {
         String[] contextArgs = micronautArgs.toArray(String[]::new);
         TrainerConfig config = withEnvironment(contextArgs, TrainerConfig::from);
         try (ApplicationContext context = ApplicationContext.builder(Main.class).args(contextArgs).start();
-             RunScheduler scheduler = new RunScheduler(RunStore.inMemory(), context.getBean(RunExecutor.class), config)) {
+             RunScheduler scheduler = new RunScheduler(RunStore.inMemory(), executor(context), config)) {
             Run queued = scheduler.submit(spec);
             boolean quiet = json;
             RunWatch progress = scheduler.watch(queued.getRunId(), event -> {
@@ -161,6 +161,11 @@ public final class Main {
         } catch (InvalidProtocolBufferException | UnknownRunException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    private static RunExecutor executor(ApplicationContext context) {
+        return context.findBean(RunExecutor.class).orElseThrow(() -> new ConfigException(
+                "this build has no run executor (no RunExecutor bean on the class path)"));
     }
 
     /** Runs {@code action} on the configuration (files, environment variables, system properties) without starting any bean. */
