@@ -55,8 +55,10 @@ public final class Main {
         try {
             switch (command) {
                 case "serve" -> {
-                    // Checked before Micronaut starts: a bad value is then one line, not a bean-creation trace.
-                    withEnvironment(new String[0], TrainerConfig::from);
+                    // Checked before Micronaut starts: a bad value, or a runs directory that cannot be used
+                    // or is held by another service, is then one line, not a bean-creation trace.
+                    TrainerConfig config = withEnvironment(rest, TrainerConfig::from);
+                    RunStore.open(config.runsDir()).close();
                     Micronaut.build(rest).mainClass(Main.class).banner(false).start();
                     return;
                 }

@@ -148,6 +148,15 @@ class MainProcessTest {
     }
 
     @Test
+    void serveRefusesARunsDirectoryThatIsNotADirectoryInOneLine() throws Exception {
+        Path file = Files.writeString(dir.resolve("not-a-dir"), "");
+        Result r = run(Map.of("WATTLAB_TRAINER_RUNS_DIR", file.toString()), "serve");
+        assertEquals(2, r.exitCode());
+        assertEquals(1, r.stderr().lines().count(), r.stderr());
+        assertTrue(r.stderr().startsWith("trainer-service: runs directory " + file + " cannot be created"), r.stderr());
+    }
+
+    @Test
     void aServiceKilledMidRunMarksTheRunFailedWhenItStartsAgain() throws Exception {
         Path runs = dir.resolve("runs");
         int port = freePort();
