@@ -1,0 +1,193 @@
+package io.wattlab.trainer.cli;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.util.JsonFormat;
+import io.micronaut.context.ApplicationContext;
+import io.micronaut.context.env.Environment;
+import io.micronaut.runtime.Micronaut;
+import io.wattlab.meter.config.ConfigException;
+import io.wattlab.meter.config.Settings;
+import io.wattlab.proto.v1.EpochReport;
+import io.wattlab.proto.v1.Run;
+import io.wattlab.proto.v1.RunSpec;
+import io.wattlab.proto.v1.RunState;
+import io.wattlab.trainer.run.InvalidSpecException;
+import io.wattlab.trainer.run.RunExecutor;
+import io.wattlab.trainer.run.RunScheduler;
+import io.wattlab.trainer.run.RunSpecs;
+import io.wattlab.trainer.run.RunWatch;
+import io.wattlab.trainer.run.TrainerConfig;
+import io.wattlab.trainer.run.UnknownRunException;
+import io.wattlab.trainer.store.RunStore;
+import io.wattlab.trainer.store.StoreException;
+
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.Function;
+
+/** {@code trainer-service serve | run SPEC.yaml [--json]}: the trainer's command line. */
+public final class Main {
+
+    private static final String USAGE = """
+            usage: trainer-service <command>
+              serve                  serve the wattlab.v1.Trainer gRPC API (port: GRPC_SERVER_PORT, default 50052),
+                                     keeping run records in WATTLAB_TRAINER_RUNS_DIR (default ~/.wattlab/runs)
+              run SPEC.yaml [--json] run one spec here and now, print its report as tables (or the run as JSON);
+                                     exit 0 when it succeeded, 1 when it failed, 2 when the spec is wrong
+            configuration: environment variables WATTLAB_* (see README.md)""";
+
+    /** Exit status of {@code run} for a run that did not succeed. */
+    static final int EXIT_FAILED = 1;
+    /** Exit status for a spec, argument or setting that is wrong. */
+    static final int EXIT_USAGE = 2;
+
+    private Main() {
+    }
+
+    public static void main(String[] args) {
+        String command = args.length == 0 ? "serve" : args[0];
+        String[] rest = args.length == 0 ? args : Arrays.copyOfRange(args, 1, args.length);
+        int status;
+        try {
+            switch (command) {
+                case "serve" -> {
+                    // Checked before Micronaut starts: a bad value, or a runs directory that cannot be used
+                    // or is held by another service, is then one line, not a bean-creation trace.
+                    TrainerConfig config = withEnvironment(rest, TrainerConfig::from);
+                    RunStore.open(config.runsDir()).close();
+                    Micronaut.build(rest).mainClass(Main.class).banner(false).start();
+                    return;
+                }
+                case "run" -> {
+                    if (System.getenv("WATTLAB_LOG_LEVEL") == null) {
+                        // The report is the output; the service's log lines would bury it.
+                        System.setProperty("WATTLAB_LOG_LEVEL", "WARN");
+                    }
+                    status = run(rest, System.out, System.err);
+                }
+                case "-h", "--help", "help" -> {
+                    System.out.println(USAGE);
+                    status = 0;
+                }
+                default -> {
+                    System.err.println("trainer-service: unknown command '" + command + "'\n" + USAGE);
+                    status = EXIT_USAGE;
+                }
+            }
+        } catch (RuntimeException e) {
+            String oneLine = oneLineCause(e);
+            if (oneLine == null) {
+                throw e;
+            }
+            System.err.println("trainer-service: " + oneLine);
+            status = EXIT_USAGE;
+        }
+        System.exit(status);
+    }
+
+    /**
+     * Runs one spec in this process with the service's own scheduler and executor, and prints what
+     * it did. The run is kept in memory only: a service may be using the runs directory.
+     */
+    static int run(String[] args, PrintStream out, PrintStream err) {
+        Path specFile = null;
+        boolean json = false;
+        List<String> micronautArgs = new ArrayList<>();
+        for (String arg : args) {
+            if (arg.equals("--json")) {
+                json = true;
+            } else if (arg.startsWith("-")) {
+                micronautArgs.add(arg);
+            } else if (specFile == null) {
+                specFile = Path.of(arg);
+            } else {
+                err.println("trainer-service: run takes one spec file; '" + arg + "' is a second\n" + USAGE);
+                return EXIT_USAGE;
+            }
+        }
+        if (specFile == null) {
+            err.println("trainer-service: run needs a spec file\n" + USAGE);
+            return EXIT_USAGE;
+        }
+        RunSpec spec;
+        try {
+            spec = RunSpecs.validate(SpecFile.read(specFile));
+        } catch (SpecFileException e) {
+            err.println("trainer-service: " + e.getMessage());
+            return EXIT_USAGE;
+        } catch (InvalidSpecException e) {
+            err.println("trainer-service: " + specFile + ": " + e.getMessage());
+            return EXIT_USAGE;
+        }
+
+        String[] contextArgs = micronautArgs.toArray(String[]::new);
+        TrainerConfig config = withEnvironment(contextArgs, TrainerConfig::from);
+        try (ApplicationContext context = ApplicationContext.builder(Main.class).args(contextArgs).start();
+             RunScheduler scheduler = new RunScheduler(RunStore.inMemory(), executor(context), config)) {
+            Run queued = scheduler.submit(spec);
+            boolean quiet = json;
+            RunWatch progress = scheduler.watch(queued.getRunId(), event -> {
+                if (quiet) {
+                    return;
+                }
+                if (event.hasPhase() && event.getPhase().getStarted()) {
+                    err.println("  " + event.getPhase().getPhase()
+                            + (event.getPhase().getEpoch() > 0 ? " epoch " + event.getPhase().getEpoch() : "") + " ...");
+                } else if (event.hasEpoch()) {
+                    EpochReport e = event.getEpoch();
+                    err.println(String.format(Locale.ROOT, "  epoch %d: train loss %.4f, top-1 %.4f, %.1f J",
+                            e.getEpoch(), e.getTrainLoss(), e.getTop1(), e.getEnergyJoules()));
+                }
+            });
+            Run run = scheduler.awaitFinished(queued.getRunId());
+            progress.close();
+            out.print(json ? JsonFormat.printer().print(run) + "\n" : ReportTable.render(run));
+            out.flush();
+            if (run.getState() == RunState.RUN_STATE_SUCCEEDED) {
+                return 0;
+            }
+            err.println("trainer-service: run " + run.getRunId() + " " + run.getState().name().replace("RUN_STATE_", "")
+                    .toLowerCase(Locale.ROOT) + ": " + run.getError());
+            return EXIT_FAILED;
+        } catch (InvalidSpecException e) {
+            err.println("trainer-service: " + specFile + ": " + e.getMessage());
+            return EXIT_USAGE;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            err.println("trainer-service: interrupted");
+            return EXIT_FAILED;
+        } catch (InvalidProtocolBufferException | UnknownRunException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static RunExecutor executor(ApplicationContext context) {
+        return context.findBean(RunExecutor.class).orElseThrow(() -> new ConfigException(
+                "this build has no run executor (no RunExecutor bean on the class path)"));
+    }
+
+    /** Runs {@code action} on the configuration (files, environment variables, system properties) without starting any bean. */
+    private static <T> T withEnvironment(String[] args, Function<Settings, T> action) {
+        ApplicationContext context = ApplicationContext.builder(Main.class).args(args).build();
+        Environment environment = context.getEnvironment().start();
+        try {
+            return action.apply(new Settings(environment));
+        } finally {
+            environment.stop();
+        }
+    }
+
+    /** Micronaut wraps an exception thrown while creating a bean; the user needs only the one line it began as. */
+    static String oneLineCause(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof ConfigException || c instanceof StoreException) {
+                return c.getMessage();
+            }
+        }
+        return null;
+    }
+}
