@@ -185,6 +185,81 @@ class TrainingRunExecutorTest {
     }
 
     @Test
+    void theSpecsOptimizerScheduleTrainableSetAndAugmentationsAreApplied() throws Exception {
+        RunSpec spec = syntheticRun(tinyModel, Map.of()).setEpochs(2)
+                .setOptimizer(OptimizerSpec.newBuilder().setName("adamw").setWeightDecay(0.01))
+                .setLearningRate(0.01)
+                .setSchedule(io.wattlab.proto.v1.ScheduleSpec.newBuilder().setKind("cosine").setMinLearningRate(0.001))
+                .setTrainable(io.wattlab.proto.v1.TrainableSpec.newBuilder().setLastLayers(1))
+                .setLabelSmoothing(0.1)
+                .setClipGradNorm(1.0)
+                .setAugmentation(io.wattlab.proto.v1.AugmentationSpec.newBuilder().setRandomCropPadding(2)
+                        .setHorizontalFlip(true))
+                .build();
+        RunReport report = executor.execute("run-options", spec, new RecordingListener(), new CancelSignal());
+        assertEquals(0.01, report.getEpochs(0).getLearningRate(), 1e-12, "cosine starts at the base rate");
+        assertEquals(0.001, report.getEpochs(1).getLearningRate(), 1e-12, "and ends at min_learning_rate");
+        assertTrue(report.getEpochs(1).getTrainLoss() < report.getEpochs(0).getTrainLoss(), report.getEpochsList().toString());
+
+        // Only the last layer (the classifier) was trained: every other parameter is as exported by torch.
+        var before = io.wattlab.trainer.onnx.OnnxModels.read(tinyModel).getGraph().getInitializerList().stream()
+                .collect(java.util.stream.Collectors.toMap(t -> t.getName(), t -> t));
+        var after = io.wattlab.trainer.onnx.OnnxModels.read(Path.of(report.getTrainedModelPath())).getGraph()
+                .getInitializerList();
+        int changed = 0;
+        for (var t : after) {
+            var old = before.get(t.getName());
+            if (old == null || !io.wattlab.trainer.onnx.Tensors.isFloating(t.getDataType())
+                    || t.getName().contains("running")) {
+                continue;
+            }
+            boolean same = java.util.Arrays.equals(io.wattlab.trainer.onnx.Tensors.toFloats(old),
+                    io.wattlab.trainer.onnx.Tensors.toFloats(t));
+            if (!same) {
+                changed++;
+                assertTrue(t.getName().startsWith("8."), "frozen parameter " + t.getName() + " changed");
+            }
+        }
+        assertTrue(changed >= 1, "the classifier was trained");
+    }
+
+    @Test
+    void anUnreachableInfluxDbDoesNotFailTheRun() throws Exception {
+        int closedPort;
+        try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
+            closedPort = socket.getLocalPort();
+        }
+        TrainingRunExecutor offline = new TrainingRunExecutor(ExecutorSettings.defaults().withRunsDirectory(runs)
+                .withInflux(new InfluxRunEvents.Target("http://127.0.0.1:" + closedPort, DATABASE, null, null)),
+                meter, new FileModelSource(), CarbonIntensities.none(), ModelFactsProvider.fromInitializers());
+        RunReport report = offline.execute("run-offline", syntheticRun(tinyModel, Map.of()).setEpochs(1).build(),
+                new RecordingListener(), new CancelSignal());
+        assertEquals(1, report.getEpochsCount());
+        assertTrue(report.getEnergy().getEnergyJoules() > 0);
+    }
+
+    @Test
+    void builtInModelsComeFromTheWiredSourceWithTheDatasetsClassesAndShape() throws Exception {
+        RunSpec spec = syntheticRun(tinyModel, Map.of()).setEpochs(1)
+                .setModel(ModelSpec.newBuilder().setBuiltin("resnet-cifar")).build();
+        RunFailedException none = assertThrows(RunFailedException.class,
+                () -> executor.execute("run-builtin-none", spec, new RecordingListener(), new CancelSignal()));
+        assertTrue(none.getMessage().contains("built-in model 'resnet-cifar' is not available"), none.getMessage());
+
+        List<String> asked = new java.util.ArrayList<>();
+        ModelSource builtins = (model, classes, shape) -> {
+            asked.add(model.getBuiltin() + " " + classes + " " + shape);
+            return io.wattlab.trainer.onnx.OnnxModels.read(tinyModel);
+        };
+        TrainingRunExecutor wired = new TrainingRunExecutor(ExecutorSettings.defaults().withRunsDirectory(runs), meter,
+                ModelSource.of(new FileModelSource(), builtins), CarbonIntensities.none(),
+                ModelFactsProvider.fromInitializers());
+        RunReport report = wired.execute("run-builtin", spec, new RecordingListener(), new CancelSignal());
+        assertEquals(List.of("resnet-cifar 10 3×16×16"), asked);
+        assertEquals(1, report.getEpochsCount());
+    }
+
+    @Test
     void aMissingModelFileIsNamed() {
         Path missing = Path.of("target", "no-such-model.onnx").toAbsolutePath();
         RunFailedException e = assertThrows(RunFailedException.class, () -> executor.execute("run-missing",
