@@ -27,6 +27,8 @@ import java.util.Set;
  */
 public final class Evaluator implements AutoCloseable {
 
+    private static final long SAMPLE_SEED = 0x5A4D;
+
     private final ForwardModel forward;
     private final OrtSession session;
     private final int batchSize;
@@ -39,7 +41,10 @@ public final class Evaluator implements AutoCloseable {
         this.session = Sessions.open(ModelExport.evalGraph(forward), execution);
     }
 
-    /** Metrics of {@code state} on the first {@code limit} images of {@code split} (all when limit ≤ 0). */
+    /**
+     * Metrics of {@code state} on {@code split}, or on a fixed seeded sample of {@code limit} of its
+     * images (the same sample every call, so epochs compare), all of them when limit ≤ 0.
+     */
     public ClassificationMetrics.Result evaluate(Map<String, float[]> state, Split split, int limit) {
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         Map<String, OnnxTensor> inputs = new HashMap<>();
@@ -57,7 +62,13 @@ public final class Evaluator implements AutoCloseable {
             long[] shape = {batchSize, split.imageShape().channels(), split.imageShape().height(),
                     split.imageShape().width()};
             int seen = 0;
-            try (BatchIterator batches = BatchLoader.evaluation(split, batchSize).epoch(0)) {
+            boolean sample = wanted < split.size();
+            BatchLoader loader = new BatchLoader(split, batchSize, sample, false, SAMPLE_SEED, r -> {
+                Thread t = new Thread(r, "eval batches " + split.name());
+                t.setDaemon(true);
+                return t;
+            });
+            try (BatchIterator batches = loader.epoch(0)) {
                 while (batches.hasNext() && seen < wanted) {
                     Batch b = batches.next();
                     int count = Math.min(b.size(), wanted - seen);

@@ -66,6 +66,8 @@ import java.util.regex.PatternSyntaxException;
  */
 final class RunExecution {
 
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RunExecution.class);
+
     /** Below this net energy, efficiency is not computed (1 J in kWh). */
     static final double MIN_EFFICIENCY_KWH = 1 / EnergySummaries.JOULES_PER_KWH;
 
@@ -127,11 +129,15 @@ final class RunExecution {
 
     RunReport run() throws RunFailedException, RunCancelledException {
         double idleSeconds = spec.hasIdleSeconds() ? spec.getIdleSeconds() : 3;
-        if (idleSeconds > 0) {
-            idleWatts = meter.idlePowerWatts(Duration.ofMillis(Math.round(idleSeconds * 1000)));
+        try {
+            if (idleSeconds > 0) {
+                idleWatts = meter.idlePowerWatts(Duration.ofMillis(Math.round(idleSeconds * 1000)));
+            }
+            report.setIdlePowerWatts(idleWatts);
+            runWindow = meter.begin(Map.of("run_id", runId));
+        } catch (RuntimeException e) {
+            throw new RunFailedException("metering: " + e.getMessage(), report.build(), e);
         }
-        report.setIdlePowerWatts(idleWatts);
-        runWindow = meter.begin(Map.of("run_id", runId));
         Map<String, Object> start = new LinkedHashMap<>();
         start.put("state", "RUNNING");
         start.put("epochs", (long) epochs());
@@ -311,8 +317,8 @@ final class RunExecution {
 
     private EnergySummary endPhase() {
         OpenPhase phase = open;
-        open = null;
         WindowEnergy window = meter.end(phase.window());
+        open = null;
         EnergySummary energy = EnergySummaries.of(window, idleWatts);
         phases.add(PhaseReport.newBuilder().setPhase(phase.name()).setEpoch(phase.epoch())
                 .setStart(window.getStart()).setEnd(window.getEnd()).setEnergy(energy).build());
@@ -358,8 +364,19 @@ final class RunExecution {
 
     /** Ends the run window and writes the run's end event; returns the report. */
     private RunReport finish(String state) {
-        WindowEnergy window = meter.end(runWindow);
-        EnergySummary energy = EnergySummaries.of(window, idleWatts);
+        EnergySummary energy;
+        long endNanos;
+        try {
+            WindowEnergy window = meter.end(runWindow);
+            energy = EnergySummaries.of(window, idleWatts);
+            endNanos = nanos(window.getEnd());
+        } catch (RuntimeException e) {
+            // The meter went away: the phases measured so far are the best account of the run.
+            LOG.warn("run {}: the run's meter window could not be closed ({}); its energy is the sum of its phases",
+                    runId, e.getMessage());
+            energy = EnergySummaries.sum(phaseEnergy);
+            endNanos = System.currentTimeMillis() * 1_000_000L;
+        }
         RunReport.Builder b = report.clone().clearPhases().addAllPhases(phases).clearEpochs().addAllEpochs(epochs)
                 .setEnergy(energy)
                 .setDurationSeconds(energy.getDurationSeconds());
@@ -368,11 +385,12 @@ final class RunExecution {
         if (netKwh >= MIN_EFFICIENCY_KWH && state.equals("SUCCEEDED")) {
             b.setEfficiencyTop1PerKwh(b.getTop1() / netKwh);
         }
+        double kwh = energy.getEnergyKwh();
         carbonIntensity().ifPresent(g -> b.setCarbon(CarbonReport.newBuilder()
                 .setGridIntensityGPerKwh(g.gramsPerKwh())
                 .setRegion(g.region())
                 .setSource(g.source())
-                .setCo2EGrams(energy.getEnergyKwh() * g.gramsPerKwh())
+                .setCo2EGrams(kwh * g.gramsPerKwh())
                 .setNetCo2EGrams(netKwh * g.gramsPerKwh())));
         RunReport done = b.build();
         Map<String, Object> fields = new LinkedHashMap<>();
@@ -395,7 +413,7 @@ final class RunExecution {
         ModelFacts model = done.hasModelAfter() ? done.getModelAfter() : done.getModelBefore();
         fields.put("parameters", model.getParameters());
         fields.put("macs", model.getMacs());
-        events.write("run", Map.of(), fields, nanos(window.getEnd()));
+        events.write("run", Map.of(), fields, endNanos);
         listener.energy(energy);
         listener.partial(done);
         return done;

@@ -1,6 +1,8 @@
 package io.wattlab.trainer.execute;
 
+import io.micronaut.context.env.Environment;
 import io.micronaut.core.value.PropertyResolver;
+import io.wattlab.meter.daemon.MeterDaemon;
 import io.wattlab.proto.v1.RunReport;
 import io.wattlab.proto.v1.RunSpec;
 import io.wattlab.trainer.metering.EnergyMeter;
@@ -14,6 +16,7 @@ import io.wattlab.trainer.run.RunListener;
 import jakarta.annotation.PreDestroy;
 import jakarta.inject.Inject;
 import jakarta.inject.Named;
+import jakarta.inject.Provider;
 import jakarta.inject.Singleton;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -55,20 +58,27 @@ public class TrainingRunExecutor implements RunExecutor, AutoCloseable {
                 settings.runsDirectory());
     }
 
-    /** Built from configuration; the beans the service may provide plug in where present. */
+    /**
+     * Built from configuration; the beans the service may provide plug in where present. The
+     * in-process meter is meter-daemon's own {@link MeterDaemon} bean (its MeterFactory is on the
+     * class path), so that one set of sensors feeds both, and it is only asked for when no meter
+     * address is configured.
+     */
     @Inject
-    public TrainingRunExecutor(PropertyResolver configuration, @Named("builtin") Optional<ModelSource> builtins,
-                               Optional<CarbonIntensities> carbon, Optional<ModelFactsProvider> facts) {
-        this(ExecutorSettings.from(configuration), meterFor(configuration),
+    public TrainingRunExecutor(Environment configuration, Provider<MeterDaemon> inProcess,
+                               @Named("builtin") Optional<ModelSource> builtins, Optional<CarbonIntensities> carbon,
+                               Optional<ModelFactsProvider> facts) {
+        this(ExecutorSettings.from(configuration),
+                ExecutorSettings.from(configuration).meterAddress().<EnergyMeter>map(RemoteMeter::new)
+                        .orElseGet(() -> new InProcessMeter(inProcess.get())),
                 ModelSource.of(new FileModelSource(), builtins.orElse(ModelSource.noBuiltins())),
                 carbon.orElse(CarbonIntensities.none()), facts.orElse(ModelFactsProvider.fromInitializers()));
     }
 
-    /** The remote meter when {@code wattlab.meter.address} is set, else the sensors in this process. */
+    /** Outside Micronaut: the remote meter when {@code wattlab.meter.address} is set, else sensors started in this process. */
     public static EnergyMeter meterFor(PropertyResolver configuration) {
-        Optional<String> address = configuration.getProperty("wattlab.meter.address", String.class)
-                .map(String::strip).filter(s -> !s.isEmpty());
-        return address.<EnergyMeter>map(RemoteMeter::new).orElseGet(() -> InProcessMeter.start(configuration));
+        return ExecutorSettings.from(configuration).meterAddress().<EnergyMeter>map(RemoteMeter::new)
+                .orElseGet(() -> InProcessMeter.start(configuration));
     }
 
     public Path runsDirectory() {

@@ -260,6 +260,38 @@ class TrainingRunExecutorTest {
     }
 
     @Test
+    void aRemoteMeterMetersTheRunAndLosingItFailsTheRunNamingIt() throws Exception {
+        io.grpc.Server server = io.grpc.ServerBuilder.forPort(0)
+                .addService(new io.wattlab.meter.api.MeterGrpcService(meter.daemon())).build().start();
+        int port = server.getPort();
+        try (io.wattlab.trainer.metering.RemoteMeter remote =
+                     new io.wattlab.trainer.metering.RemoteMeter("127.0.0.1:" + port)) {
+            TrainingRunExecutor overGrpc = new TrainingRunExecutor(ExecutorSettings.defaults().withRunsDirectory(runs),
+                    remote, new FileModelSource(), CarbonIntensities.none(), ModelFactsProvider.fromInitializers());
+            RunReport report = overGrpc.execute("run-remote", syntheticRun(tinyModel, Map.of()).setEpochs(1).build(),
+                    new RecordingListener(), new CancelSignal());
+            assertEquals(4, report.getPhasesCount());
+            assertTrue(report.getEnergy().getEnergyJoules() > 0 && report.getPhases(2).getEnergy().getEnergyJoules() > 0,
+                    report.toString());
+
+            RecordingListener stopsTheMeter = new RecordingListener(change -> {
+                if (change.getPhase().equals("train") && change.getStarted()) {
+                    server.shutdownNow();
+                }
+            });
+            RunFailedException e = assertThrows(RunFailedException.class, () -> overGrpc.execute("run-meter-lost",
+                    syntheticRun(tinyModel, Map.of()).setEpochs(1).build(), stopsTheMeter, new CancelSignal()));
+            assertTrue(e.getMessage().startsWith("train (epoch 1): meter-daemon at 127.0.0.1:" + port
+                    + ": EndWindow"), e.getMessage());
+            assertEquals(List.of("load", "compress"), e.partialReport().getPhasesList().stream()
+                    .map(PhaseReport::getPhase).toList());
+            assertTrue(e.partialReport().getEnergy().getEnergyJoules() > 0, "the phases measured are kept");
+        } finally {
+            server.shutdownNow().awaitTermination();
+        }
+    }
+
+    @Test
     void aMissingModelFileIsNamed() {
         Path missing = Path.of("target", "no-such-model.onnx").toAbsolutePath();
         RunFailedException e = assertThrows(RunFailedException.class, () -> executor.execute("run-missing",
