@@ -1,5 +1,12 @@
 package io.wattlab.trainer.cli;
 
+import io.wattlab.trainer.data.DatasetException;
+import io.wattlab.trainer.model.Pretrainer;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.util.HashMap;
+import java.util.Map;
+
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.util.JsonFormat;
 import io.micronaut.context.ApplicationContext;
@@ -38,6 +45,9 @@ public final class Main {
                                      keeping run records in WATTLAB_TRAINER_RUNS_DIR (default ~/.wattlab/runs)
               run SPEC.yaml [--json] run one spec here and now, print its report as tables (or the run as JSON);
                                      exit 0 when it succeeded, 1 when it failed, 2 when the spec is wrong
+              pretrain --model NAME --out FILE.onnx [--epochs N] [--classes N] [--images N]
+                                     pre-train a built-in model (resnet-cifar, mobilenet-cifar) on a seeded
+                                     synthetic source task and write the checkpoint a run spec can name
             configuration: environment variables WATTLAB_* (see README.md)""";
 
     /** Exit status of {@code run} for a run that did not succeed. */
@@ -69,6 +79,7 @@ public final class Main {
                     }
                     status = run(rest, System.out, System.err);
                 }
+                case "pretrain" -> status = pretrain(rest, System.out, System.err);
                 case "-h", "--help", "help" -> {
                     System.out.println(USAGE);
                     status = 0;
@@ -162,6 +173,61 @@ public final class Main {
             return EXIT_FAILED;
         } catch (InvalidProtocolBufferException | UnknownRunException e) {
             throw new IllegalStateException(e);
+        }
+    }
+
+    /** Pre-trains a built-in model on a synthetic source task and writes its checkpoint. */
+    static int pretrain(String[] args, PrintStream out, PrintStream err) {
+        Map<String, String> options = new HashMap<>();
+        for (int i = 0; i < args.length; i++) {
+            if (!args[i].startsWith("--") || i + 1 >= args.length) {
+                err.println("trainer-service: pretrain: '" + args[i] + "' needs a value (--name value)\n" + USAGE);
+                return EXIT_USAGE;
+            }
+            options.put(args[i].substring(2), args[++i]);
+        }
+        if (!options.containsKey("model") || !options.containsKey("out")) {
+            err.println("trainer-service: pretrain needs --model and --out\n" + USAGE);
+            return EXIT_USAGE;
+        }
+        Pretrainer.Config config;
+        try {
+            Pretrainer.Config d = Pretrainer.Config.defaults(options.remove("model"));
+            Path checkpoint = Path.of(options.remove("out"));
+            int epochs = intOption(options, "epochs", d.epochs());
+            int classes = intOption(options, "classes", d.sourceClasses());
+            int images = intOption(options, "images", d.trainImages());
+            if (!options.isEmpty()) {
+                err.println("trainer-service: pretrain: unknown option --" + options.keySet().iterator().next() + "\n" + USAGE);
+                return EXIT_USAGE;
+            }
+            config = new Pretrainer.Config(d.model(), classes, d.channels(), d.height(), d.width(), images,
+                    d.testImages(), d.difficulty(), epochs, d.batchSize(), d.learningRate(), d.seed(), d.intraOpThreads());
+            Files.createDirectories(checkpoint.toAbsolutePath().getParent());
+            Pretrainer.Report report = Pretrainer.run(config, checkpoint);
+            out.println(String.format(Locale.ROOT,
+                    "pretrained %s: %d epochs, final loss %.4f, top-1 %.4f on %d source-task test images, %.1f s -> %s",
+                    report.model(), report.epochs(), report.finalLoss(), report.top1(), report.testImages(),
+                    report.seconds(), report.checkpoint()));
+            return 0;
+        } catch (IllegalArgumentException e) {
+            err.println("trainer-service: pretrain: " + e.getMessage());
+            return EXIT_USAGE;
+        } catch (IOException | DatasetException e) {
+            err.println("trainer-service: pretrain: " + e.getMessage());
+            return EXIT_FAILED;
+        }
+    }
+
+    private static int intOption(Map<String, String> options, String name, int fallback) {
+        String raw = options.remove(name);
+        if (raw == null) {
+            return fallback;
+        }
+        try {
+            return Integer.parseInt(raw);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--" + name + " '" + raw + "' is not a whole number");
         }
     }
 
