@@ -16,6 +16,7 @@ import io.wattlab.proto.v1.MeterStatus;
 import io.wattlab.proto.v1.Sample;
 import io.wattlab.proto.v1.StreamSamplesRequest;
 import io.wattlab.proto.v1.WindowEnergy;
+import io.micronaut.context.annotation.Requires;
 import jakarta.inject.Singleton;
 
 import java.util.List;
@@ -23,6 +24,7 @@ import java.util.Set;
 
 /** The {@code wattlab.v1.Meter} service: the daemon's state and window energy over gRPC. */
 @Singleton
+@Requires(beans = MeterDaemon.class)
 public class MeterGrpcService extends MeterGrpc.MeterImplBase {
 
     private final MeterDaemon daemon;

@@ -3,6 +3,7 @@ package io.wattlab.meter.daemon;
 import io.micronaut.context.annotation.Bean;
 import io.micronaut.context.annotation.Context;
 import io.micronaut.context.annotation.Factory;
+import io.micronaut.context.annotation.Requires;
 import io.micronaut.context.env.Environment;
 import io.wattlab.meter.config.MeterConfig;
 import io.wattlab.meter.config.Settings;
@@ -23,8 +24,11 @@ public class MeterFactory {
         return MeterConfig.from(new Settings(environment));
     }
 
+    // A process that embeds the meter (the trainer) and is told to use a meter-daemon elsewhere
+    // must not sample the same hardware a second time.
     @Context
     @Bean(preDestroy = "close")
+    @Requires(missingProperty = "wattlab.meter.address")
     MeterDaemon meterDaemon(MeterConfig config) {
         MeterDaemon daemon = new MeterDaemon(config.host(), new MeterClock(), Sensors.open(config), config.intervals(),
                 config.retention(), config.influx().map(InfluxSink::new));
