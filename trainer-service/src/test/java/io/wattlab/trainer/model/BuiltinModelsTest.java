@@ -103,6 +103,16 @@ class BuiltinModelsTest {
   }
 
   @Test
+  void newHeadOnATorchvisionExport() throws Exception {
+    ModelProto resnet18 = ModelFactsTest.export("resnet18", 32, 10);
+    ModelProto tuned = BuiltinModels.withNewHead(resnet18, 4, 0);
+    assertArrayEquals(new long[] {1, 4}, logitsShape(tuned, "input", 1, 3, 32, 32), "exported with batch 1");
+    // 11,689,512 with 1,000 classes; each class is 512 weights and a bias.
+    assertEquals(11_689_512 - 996 * 513, ModelFacts.of(tuned).parameters());
+    assertEquals(4, ForwardModel.prepare(tuned, 2).graph().outputs().values().iterator().next().dim(1));
+  }
+
+  @Test
   void newHeadNeedsAGemm() {
     ModelProto noGemm = ModelProto.newBuilder(BuiltinModels.create("resnet-cifar", 10, 3, 8, 8))
         .setGraph(BuiltinModels.create("resnet-cifar", 10, 3, 8, 8).getGraph().toBuilder()
@@ -114,6 +124,10 @@ class BuiltinModelsTest {
   }
 
   static long[] logitsShape(ModelProto model, int n, int c, int h, int w) throws Exception {
+    return logitsShape(model, BuiltinModels.INPUT, n, c, h, w);
+  }
+
+  static long[] logitsShape(ModelProto model, String inputName, int n, int c, int h, int w) throws Exception {
     OrtEnvironment env = OrtEnvironment.getEnvironment();
     float[] x = new float[n * c * h * w];
     Random random = new Random(0);
@@ -122,8 +136,8 @@ class BuiltinModelsTest {
     }
     try (OrtSession session = env.createSession(model.toByteArray());
          OnnxTensor input = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), new long[] {n, c, h, w});
-         OrtSession.Result r = session.run(Map.of(BuiltinModels.INPUT, input))) {
-      float[][] logits = (float[][]) r.get(BuiltinModels.OUTPUT).orElseThrow().getValue();
+         OrtSession.Result r = session.run(Map.of(inputName, input))) {
+      float[][] logits = (float[][]) r.get(0).getValue();
       for (float[] row : logits) {
         for (float v : row) {
           assertTrue(Float.isFinite(v));

@@ -88,7 +88,8 @@ class ModelFactsTest {
     assertEquals(convAt224 / 49 + 512 * 10, at32.macsPerImage());
   }
 
-  private static ModelProto export(String model, int size, int classes) throws Exception {
+  /** A torchvision model exported by tools/onnx-reference/reference.py (cached under target/). */
+  static ModelProto export(String model, int size, int classes) throws Exception {
     Path base = Path.of(System.getProperty("wattlab.reference.dir", "target/onnx-reference"));
     Path dir = base.resolve("facts_" + model + "_" + size + "_" + classes);
     Path file = dir.resolve("model.onnx");
