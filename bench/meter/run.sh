@@ -2,7 +2,8 @@
 # Measures what meter-daemon costs to run: CPU time per wall second and resident memory while it
 # samples every sensor at 10 Hz into InfluxDB, beside the same daemon with nothing to do.
 #
-#   bench/meter/run.sh [--quick] [--window SECONDS] [--warmup SECONDS] [--breakdown] [--no-build] [--keep]
+#   bench/meter/run.sh [--quick] [--window SECONDS] [--warmup SECONDS] [--breakdown | --configs A,B,...]
+#                      [--no-build] [--keep]
 #
 # Window 60 s (BENCH_WINDOW_SECONDS) after 15 s of warm-up (BENCH_WARMUP_SECONDS); --quick: 20 s after 10 s.
 # --no-build uses the jar already built; --keep keeps logs and InfluxDB data (always kept on failure).
@@ -13,8 +14,8 @@
 #   B        the reference: every sensor off, no InfluxDB (JVM and idle gRPC server); A - B is metering
 #   C        A with a capped heap (BENCH_CAPPED_JAVA_OPTS, default -Xmx64m -XX:+UseSerialGC)
 #   B-capped B with the capped flags, the reference for C
-# and with --breakdown, to see where A's cost goes, each without InfluxDB: all sensors; nvml only;
-# rapl only; estimate only.
+# and with --breakdown, to see where A's cost goes, each without InfluxDB: A-no-influx (all sensors),
+# nvml, rapl, estimate (one sensor each). --configs runs the ones named, in that order.
 #
 # The GPUs are a fake libnvidia-ml built here with gcc (2 GPUs with the total-energy counter; every
 # NVML call is a real JNA call into it) unless a real libnvidia-ml.so.1 is loadable (BENCH_NVML=fake
@@ -34,12 +35,12 @@ interval_millis=100
 java_opts="${BENCH_JAVA_OPTS:-}"
 capped_java_opts="${BENCH_CAPPED_JAVA_OPTS:--Xmx64m -XX:+UseSerialGC}"
 keep=0
-breakdown=0
+configs="A,B,C,B-capped"
 build=1
 command_line="bench/meter/run.sh${*:+ $*}"
 
 usage() {
-  sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 while [ $# -gt 0 ]; do
@@ -48,12 +49,19 @@ while [ $# -gt 0 ]; do
     --window) window_seconds="$2"; shift ;;
     --warmup) warmup_seconds="$2"; shift ;;
     --keep) keep=1 ;;
-    --breakdown) breakdown=1 ;;
+    --breakdown) configs="A,B,C,B-capped,A-no-influx,nvml,rapl,estimate" ;;
+    --configs) configs="$2"; shift ;;
     --no-build) build=0 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
   esac
   shift
+done
+for config in ${configs//,/ }; do
+  case "$config" in
+    A|B|C|B-capped|A-no-influx|nvml|rapl|estimate) ;;
+    *) echo "run.sh: unknown configuration '$config' (known: A, B, C, B-capped, A-no-influx, nvml, rapl, estimate)" >&2; exit 2 ;;
+  esac
 done
 for n in "$window_seconds" "$warmup_seconds"; do
   [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: window and warm-up must be whole seconds > 0, got '$n'" >&2; exit 2; }
@@ -188,6 +196,7 @@ else
   nvml_note="fake libnvidia-ml (meter-daemon/src/test/c/fake_nvml.c, gcc -O2): 2 GPUs with the total-energy counter"
 fi
 export FAKE_NVML_CONTROL="$work/nvml-control"
+nvml_call_note=""
 
 # ---- powercap: 2 packages, each with core and dram sub-zones ----
 rapl_root="${BENCH_RAPL_ROOT:-$work/powercap}"
@@ -252,6 +261,11 @@ advance() {
 advance &
 advancer_pid=$!
 sleep 0.5
+
+# What one NVML call costs in C, without the JVM: the library's own share of the nvml sensor's cost.
+if command -v gcc >/dev/null 2>&1 && gcc -O2 -o "$work/nvml_call_cost" "$root/bench/meter/nvml_call_cost.c" -ldl; then
+  nvml_call_note="$("$work/nvml_call_cost" "${nvml_library:-libnvidia-ml.so.1}" 20000 2>&1 | awk '{ printf "%s%s µs CPU per %s", (NR > 1 ? ", " : ""), $1, $2 }')" || true
+fi
 
 clk_tck="$(getconf CLK_TCK)"
 
@@ -361,16 +375,18 @@ run_config() {
 }
 
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
-run_config A "all sensors at 10 Hz + InfluxDB" "$java_opts" all on
-run_config B "reference: no sensors, no InfluxDB" "$java_opts" none off
-run_config C "A, heap capped" "$capped_java_opts" all on
-run_config B-capped "B, heap capped" "$capped_java_opts" none off
-if [ "$breakdown" = 1 ]; then
-  run_config A-no-influx "all sensors, no InfluxDB" "$java_opts" all off
-  run_config nvml "nvml only, no InfluxDB" "$java_opts" nvml off
-  run_config rapl "rapl only, no InfluxDB" "$java_opts" rapl off
-  run_config estimate "estimate only, no InfluxDB" "$java_opts" estimate off
-fi
+local config
+for config in ${configs//,/ }; do
+  case "$config" in
+    A) run_config A "all sensors at 10 Hz + InfluxDB" "$java_opts" all on ;;
+    B) run_config B "reference: no sensors, no InfluxDB" "$java_opts" none off ;;
+    C) run_config C "A, heap capped" "$capped_java_opts" all on ;;
+    B-capped) run_config B-capped "B, heap capped" "$capped_java_opts" none off ;;
+    A-no-influx) run_config A-no-influx "all sensors, no InfluxDB" "$java_opts" all off ;;
+    nvml|rapl|estimate) run_config "$config" "$config only, no InfluxDB" "$java_opts" "$config" off ;;
+    *) echo "run.sh: unknown configuration '$config'" >&2; exit 2 ;;
+  esac
+done
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- report (markdown on stdout) ----
@@ -386,13 +402,19 @@ echo "JVM defaults here: $(java ${java_opts} -XX:+PrintCommandLineFlags -version
 echo
 echo "GPUs: $nvml_note. CPU/DRAM: $rapl_note."
 echo
+[ -n "$nvml_call_note" ] && echo "One NVML call, in C without the JVM (bench/meter/nvml_call_cost.c): $nvml_call_note."
+echo
 echo "| configuration | JAVA_OPTS | CPU % of one core (mean) | RSS MiB | peak RSS MiB | samples/s per channel | points written | channels |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|"
 while IFS=$'\t' read -r label description opts cpu rss hwm rate points channels wall influx_pct startup; do
   echo "| $label: $description | \`$opts\` | $cpu | $rss | $hwm | $rate | $points | $channels |"
 done <"$results"
-echo "| A − B: metering itself | | $(awk -v a="$(cpu_of A)" -v b="$(cpu_of B)" 'BEGIN { printf "%.2f", a - b }') | $(( $(rss_of A) - $(rss_of B) )) | $(( $(hwm_of A) - $(hwm_of B) )) | | | |"
-echo "| C − B-capped: metering, heap capped | | $(awk -v a="$(cpu_of C)" -v b="$(cpu_of B-capped)" 'BEGIN { printf "%.2f", a - b }') | $(( $(rss_of C) - $(rss_of B-capped) )) | $(( $(hwm_of C) - $(hwm_of B-capped) )) | | | |"
+difference_row() {  # MINUEND SUBTRAHEND TEXT, when both were run
+  [ -n "$(cpu_of "$1")" ] && [ -n "$(cpu_of "$2")" ] || return 0
+  echo "| $1 − $2: $3 | | $(awk -v a="$(cpu_of "$1")" -v b="$(cpu_of "$2")" 'BEGIN { printf "%.2f", a - b }') | $(( $(rss_of "$1") - $(rss_of "$2") )) | $(( $(hwm_of "$1") - $(hwm_of "$2") )) | | | |"
+}
+difference_row A B "metering itself"
+difference_row C B-capped "metering, heap capped"
 echo
 echo "influxd CPU during the window (not the daemon's, for sizing): $(awk -F'\t' '{ printf "%s%s %s%%", (NR > 1 ? ", " : ""), $1, $11 }' "$results"). Start-up to gRPC port open: $(awk -F'\t' '{ printf "%s%s %s ms", (NR > 1 ? ", " : ""), $1, $12 }' "$results")."
 echo
