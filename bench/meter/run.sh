@@ -351,8 +351,12 @@ run_config() {
     local power energy gauges
     power="$(awk -F, 'NR > 1 { s += $NF } END { print s + 0 }' "$work/counts-$label.csv")"
     energy="$(influx_csv "SELECT count(joules) FROM energy WHERE $where" | awk -F, 'NR > 1 { s += $NF } END { print s + 0 }')"
-    # A gauges point has several fields; count the points by the field every GPU reports.
-    gauges="$(influx_csv "SELECT count(power_limit_watts) FROM gauges WHERE $where" | awk -F, 'NR > 1 { s += $NF } END { print s + 0 }')"
+    # A gauges point has several fields, and sensors have different ones: per series, the points are
+    # the count of its most frequent field (the last columns; the quoted tags may hold commas).
+    gauges="$(influx_csv "SELECT count(*) FROM gauges WHERE $where GROUP BY *" | awk -F, '
+      NR == 1 { k = NF - 3; next }
+      { m = 0; for (i = NF - k + 1; i <= NF; i++) if ($i + 0 > m) m = $i + 0; s += m }
+      END { print s + 0 }')"
     points=$((power + energy + gauges))
     sed 1d "$work/counts-$label.csv" >"$work/channels-$label.csv"
   fi
@@ -429,4 +433,5 @@ echo "|---|---|---:|"
 awk -F'\t' '$3 >= 0.05 { printf "| %s | %s | %s |\n", $1, $2, $3 }' "$threads"
 }
 
-main "$@"
+# On one line: bash has read it whole before main runs, and exit stops it reading any further.
+main "$@"; exit $?
