@@ -400,7 +400,7 @@ hwm_of() { awk -F'\t' -v l="$1" '$1 == l { print $6 }' "$results"; }
 
 echo "Command: \`$command_line\` (window ${window_seconds} s after ${warmup_seconds} s of warm-up, sensors every ${interval_millis} ms)"
 echo
-echo "Machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM, Linux $(uname -r), $(java -version 2>&1 | head -1), $("$influxd_bin" version 2>/dev/null | head -1); load average $load_before before, $load_after after"
+echo "Machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//') (cpu family $(grep -m1 'cpu family' /proc/cpuinfo | cut -d: -f2 | tr -d ' '), model $(grep -m1 '^model[[:space:]]*:' /proc/cpuinfo | cut -d: -f2 | tr -d ' ')), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM, Linux $(uname -r), $(java -version 2>&1 | paste -sd';' - | sed 's/;/; /g'), $("$influxd_bin" version 2>/dev/null | head -1); load average $load_before before, $load_after after"
 echo
 echo "JVM defaults here: $(java ${java_opts} -XX:+PrintCommandLineFlags -version 2>&1 | head -1)"
 echo
