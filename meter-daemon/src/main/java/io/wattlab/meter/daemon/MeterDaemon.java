@@ -1,5 +1,6 @@
 package io.wattlab.meter.daemon;
 
+import io.wattlab.meter.config.MeterConfig;
 import io.wattlab.meter.ledger.EnergyLedger;
 import io.wattlab.meter.ledger.OutOfRetentionException;
 import io.wattlab.meter.ledger.RangeEnergy;
@@ -63,6 +64,12 @@ public final class MeterDaemon implements AutoCloseable {
         influx.ifPresent(sinks::add);
         this.sampler = new Sampler(clock, schedules, sinks);
         this.startedNanos = clock.nowNanos();
+    }
+
+    /** The daemon a configuration describes: its sensors opened, its InfluxDB sink (if any) tagged with its host; not started. */
+    public static MeterDaemon open(MeterConfig config) {
+        return new MeterDaemon(config.host(), new MeterClock(), Sensors.open(config), config.intervals(),
+                config.retention(), config.influx().map(influx -> new InfluxSink(influx, config.host())));
     }
 
     public MeterDaemon start() {

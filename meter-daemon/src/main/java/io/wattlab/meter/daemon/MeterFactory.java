@@ -7,8 +7,6 @@ import io.micronaut.context.annotation.Requires;
 import io.micronaut.context.env.Environment;
 import io.wattlab.meter.config.MeterConfig;
 import io.wattlab.meter.config.Settings;
-import io.wattlab.meter.sample.MeterClock;
-import io.wattlab.meter.sink.influx.InfluxSink;
 import jakarta.inject.Singleton;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,8 +28,7 @@ public class MeterFactory {
     @Bean(preDestroy = "close")
     @Requires(missingProperty = "wattlab.meter.address")
     MeterDaemon meterDaemon(MeterConfig config) {
-        MeterDaemon daemon = new MeterDaemon(config.host(), new MeterClock(), Sensors.open(config), config.intervals(),
-                config.retention(), config.influx().map(InfluxSink::new));
+        MeterDaemon daemon = MeterDaemon.open(config);
         daemon.sensorStatuses().forEach(s -> LOG.info("sensor {}: {} channel(s){}", s.sensor(), s.channels().size(),
                 s.message().isEmpty() ? "" : " - " + s.message()));
         config.influx().ifPresentOrElse(i -> LOG.info("writing to InfluxDB {} database {}", i.url(), i.database()),

@@ -53,7 +53,8 @@ class MeterInfluxEndToEndTest {
                 "wattlab.influx.database", DATABASE,
                 "wattlab.influx.flush-interval-millis", "200",
                 "wattlab.influx.spool-dir", spool.toString(),
-                "wattlab.influx.tags", "node=n1,job=e2e"));
+                "wattlab.influx.tags", "node=n1,job=e2e",
+                "wattlab.host", "e2e-host"));
     }
 
     @AfterAll
@@ -84,8 +85,9 @@ class MeterInfluxEndToEndTest {
                     name + ": EndWindow " + c.getEnergyJoules() + " J, energy counter difference " + counter + " J");
         }
         List<InfluxServer.Row> tagged = influx.rows(DATABASE,
-                "SELECT count(watts) FROM power WHERE node = 'n1' AND job = 'e2e' AND source = 'measured' GROUP BY sensor");
-        assertEquals(2, tagged.size(), "nvml and rapl points carry the static tags: " + tagged);
+                "SELECT count(watts) FROM power WHERE host = 'e2e-host' AND node = 'n1' AND job = 'e2e' AND source = 'measured'"
+                        + " GROUP BY sensor");
+        assertEquals(2, tagged.size(), "nvml and rapl points carry the configured host and static tags: " + tagged);
     }
 
     @Test

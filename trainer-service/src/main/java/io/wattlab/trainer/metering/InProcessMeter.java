@@ -5,11 +5,8 @@ import io.wattlab.meter.api.Protos;
 import io.wattlab.meter.config.MeterConfig;
 import io.wattlab.meter.config.Settings;
 import io.wattlab.meter.daemon.MeterDaemon;
-import io.wattlab.meter.daemon.Sensors;
 import io.wattlab.meter.ledger.WindowBook;
-import io.wattlab.meter.sample.MeterClock;
 import io.wattlab.meter.sensor.SensorStatus;
-import io.wattlab.meter.sink.influx.InfluxSink;
 import io.wattlab.proto.v1.WindowEnergy;
 
 import java.util.Map;
@@ -39,8 +36,7 @@ public final class InProcessMeter implements EnergyMeter {
     /** Opens the configured sensors and starts sampling; {@link #close()} stops them. */
     public static InProcessMeter start(PropertyResolver configuration) {
         MeterConfig config = MeterConfig.from(new Settings(configuration));
-        MeterDaemon daemon = new MeterDaemon(config.host(), new MeterClock(), Sensors.open(config), config.intervals(),
-                config.retention(), config.influx().map(InfluxSink::new));
+        MeterDaemon daemon = MeterDaemon.open(config);
         return new InProcessMeter(daemon.start(), true);
     }
 

@@ -80,7 +80,7 @@ public final class InfluxSink implements SampleSink {
         this(config, localHostName());
     }
 
-    InfluxSink(InfluxConfig config, String host) {
+    public InfluxSink(InfluxConfig config, String host) {
         this.config = config;
         this.encoder = new PointEncoder(host, config.staticTags());
         try {
