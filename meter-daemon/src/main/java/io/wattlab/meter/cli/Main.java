@@ -1,14 +1,11 @@
 package io.wattlab.meter.cli;
 
-import io.micronaut.context.ApplicationContext;
 import io.micronaut.runtime.Micronaut;
-import io.micronaut.context.env.Environment;
 import io.wattlab.meter.config.ConfigException;
 import io.wattlab.meter.config.MeterConfig;
 import io.wattlab.meter.config.Settings;
 
 import java.util.Arrays;
-import java.util.function.Function;
 
 /** {@code meter-daemon serve | probe}: the daemon's command line. */
 public final class Main {
@@ -30,10 +27,10 @@ public final class Main {
             switch (command) {
                 case "serve" -> {
                     // Checked before Micronaut starts: a bad value is then one line, not a bean-creation trace.
-                    withEnvironment(rest, MeterConfig::from);
+                    Settings.withEnvironment(Main.class, rest, MeterConfig::from);
                     Micronaut.build(rest).mainClass(Main.class).banner(false).start();
                 }
-                case "probe" -> System.out.println(withEnvironment(rest, Probe::run));
+                case "probe" -> System.out.println(Settings.withEnvironment(Main.class, rest, Probe::run));
                 case "-h", "--help", "help" -> System.out.println(USAGE);
                 default -> {
                     System.err.println("meter-daemon: unknown command '" + command + "'\n" + USAGE);
@@ -47,17 +44,6 @@ public final class Main {
             }
             System.err.println("meter-daemon: " + config.getMessage());
             System.exit(2);
-        }
-    }
-
-    /** Runs {@code action} on the configuration (files, environment variables, system properties) without starting any bean. */
-    private static <T> T withEnvironment(String[] args, Function<Settings, T> action) {
-        ApplicationContext context = ApplicationContext.builder(Main.class).args(args).build();
-        Environment environment = context.getEnvironment().start();
-        try {
-            return action.apply(new Settings(environment));
-        } finally {
-            environment.stop();
         }
     }
 

@@ -1,5 +1,7 @@
 package io.wattlab.meter.config;
 
+import io.micronaut.context.ApplicationContext;
+import io.micronaut.context.env.Environment;
 import io.micronaut.core.value.PropertyResolver;
 
 import java.nio.file.InvalidPathException;
@@ -7,6 +9,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.function.Function;
 
 /**
  * Typed reads of configuration keys with errors a user can act on: each names the key, the
@@ -18,6 +21,21 @@ public final class Settings {
 
     public Settings(PropertyResolver resolver) {
         this.resolver = resolver;
+    }
+
+    /**
+     * Runs {@code action} on the configuration a command line would start with (files, environment
+     * variables, system properties) without creating any bean, so that a bad value can be reported
+     * in one line before Micronaut starts.
+     */
+    public static <T> T withEnvironment(Class<?> mainClass, String[] args, Function<Settings, T> action) {
+        ApplicationContext context = ApplicationContext.builder(mainClass).args(args).build();
+        Environment environment = context.getEnvironment().start();
+        try {
+            return action.apply(new Settings(environment));
+        } finally {
+            environment.stop();
+        }
     }
 
     /** The environment variable Micronaut maps to a key: {@code wattlab.influx.url} ← {@code WATTLAB_INFLUX_URL}. */

@@ -1,16 +1,8 @@
 package io.wattlab.trainer.cli;
 
-import io.wattlab.trainer.data.DatasetException;
-import io.wattlab.trainer.model.Pretrainer;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.util.HashMap;
-import java.util.Map;
-
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.util.JsonFormat;
 import io.micronaut.context.ApplicationContext;
-import io.micronaut.context.env.Environment;
 import io.micronaut.runtime.Micronaut;
 import io.wattlab.meter.config.ConfigException;
 import io.wattlab.meter.config.Settings;
@@ -18,6 +10,8 @@ import io.wattlab.proto.v1.EpochReport;
 import io.wattlab.proto.v1.Run;
 import io.wattlab.proto.v1.RunSpec;
 import io.wattlab.proto.v1.RunState;
+import io.wattlab.trainer.data.DatasetException;
+import io.wattlab.trainer.model.Pretrainer;
 import io.wattlab.trainer.run.InvalidSpecException;
 import io.wattlab.trainer.run.RunExecutor;
 import io.wattlab.trainer.run.RunScheduler;
@@ -28,15 +22,18 @@ import io.wattlab.trainer.run.UnknownRunException;
 import io.wattlab.trainer.store.RunStore;
 import io.wattlab.trainer.store.StoreException;
 
+import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.function.Function;
+import java.util.Map;
 
-/** {@code trainer-service serve | run SPEC.yaml [--json]}: the trainer's command line. */
+/** {@code trainer-service serve | run SPEC.yaml [--json] | pretrain}: the trainer's command line. */
 public final class Main {
 
     private static final String USAGE = """
@@ -67,7 +64,7 @@ public final class Main {
                 case "serve" -> {
                     // Checked before Micronaut starts: a bad value, or a runs directory that cannot be used
                     // or is held by another service, is then one line, not a bean-creation trace.
-                    TrainerConfig config = withEnvironment(rest, TrainerConfig::from);
+                    TrainerConfig config = Settings.withEnvironment(Main.class, rest, TrainerConfig::from);
                     RunStore.open(config.runsDir()).close();
                     Micronaut.build(rest).mainClass(Main.class).banner(false).start();
                     return;
@@ -136,7 +133,7 @@ public final class Main {
         }
 
         String[] contextArgs = micronautArgs.toArray(String[]::new);
-        TrainerConfig config = withEnvironment(contextArgs, TrainerConfig::from);
+        TrainerConfig config = Settings.withEnvironment(Main.class, contextArgs, TrainerConfig::from);
         try (ApplicationContext context = ApplicationContext.builder(Main.class).args(contextArgs).start();
              RunScheduler scheduler = new RunScheduler(RunStore.inMemory(), executor(context), config)) {
             Run queued = scheduler.submit(spec);
@@ -234,17 +231,6 @@ public final class Main {
     private static RunExecutor executor(ApplicationContext context) {
         return context.findBean(RunExecutor.class).orElseThrow(() -> new ConfigException(
                 "this build has no run executor (no RunExecutor bean on the class path)"));
-    }
-
-    /** Runs {@code action} on the configuration (files, environment variables, system properties) without starting any bean. */
-    private static <T> T withEnvironment(String[] args, Function<Settings, T> action) {
-        ApplicationContext context = ApplicationContext.builder(Main.class).args(args).build();
-        Environment environment = context.getEnvironment().start();
-        try {
-            return action.apply(new Settings(environment));
-        } finally {
-            environment.stop();
-        }
     }
 
     /** Micronaut wraps an exception thrown while creating a bean; the user needs only the one line it began as. */

@@ -219,4 +219,33 @@ class MainProcessTest {
             throw new UncheckedIOException(e);
         }
     }
+
+    @Test
+    void pretrainWritesACheckpointThatARunSpecCanName() throws Exception {
+        // In this JVM: a separate JVM on Maven's test class path dies in native code here (see the
+        // session notes); bin/trainer-service's own class path does not.
+        Path checkpoint = dir.resolve("ckpt").resolve("resnet-cifar.onnx");
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        int status = Main.pretrain(new String[]{"--model", "resnet-cifar", "--out", checkpoint.toString(),
+                "--epochs", "1", "--images", "64", "--classes", "3"}, new java.io.PrintStream(out, true),
+                new java.io.PrintStream(err, true));
+        assertEquals(0, status, err.toString());
+        assertTrue(out.toString().startsWith("pretrained resnet-cifar: 1 epochs"), out.toString());
+        assertTrue(Files.size(checkpoint) > 100_000, "checkpoint of " + Files.size(checkpoint) + " bytes");
+        ai.onnx.proto.OnnxMl.ModelProto model = io.wattlab.trainer.onnx.OnnxModels.read(checkpoint);
+        assertEquals(3, model.getGraph().getOutput(0).getType().getTensorType().getShape().getDim(1).getDimValue());
+    }
+
+    @Test
+    void pretrainRefusesAnUnknownModelOrOptionInOneLine() throws Exception {
+        Result model = run(Map.of(), "pretrain", "--model", "vgg-cifar", "--out", dir.resolve("x.onnx").toString());
+        assertEquals(2, model.exitCode());
+        assertTrue(model.stderr().startsWith("trainer-service: pretrain: unknown built-in model 'vgg-cifar' (known: "),
+                model.stderr());
+        Result option = run(Map.of(), "pretrain", "--model", "resnet-cifar", "--out", dir.resolve("x.onnx").toString(),
+                "--speed", "fast");
+        assertEquals(2, option.exitCode());
+        assertTrue(option.stderr().startsWith("trainer-service: pretrain: unknown option --speed"), option.stderr());
+    }
 }
