@@ -14,7 +14,9 @@ import io.wattlab.proto.v1.RunState;
 import io.wattlab.proto.v1.StartRunRequest;
 import io.wattlab.proto.v1.TrainerGrpc;
 import io.wattlab.proto.v1.WatchRunRequest;
+import io.wattlab.meter.sensor.nvml.FakeNvml;
 import io.wattlab.testing.Await;
+import io.wattlab.trainer.dashboards.DashboardQueriesTest;
 import io.wattlab.testing.InfluxServer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -52,6 +54,20 @@ class TrainerEndToEndTest {
             properties.put("wattlab.influx.database", DATABASE);
             properties.put("wattlab.influx.flush-interval-millis", "200");
             properties.put("wattlab.influx.spool-dir", spool.toString());
+            properties.put("wattlab.host", "e2e-host");
+            // A GPU for the dashboards' GPU panels: the fake NVML library meter-daemon's tests build,
+            // as an older board without the energy counter, so its energy is its power integrated.
+            FakeNvml gpu = FakeNvml.current().reset("""
+                    device
+                    name Synthetic GPU
+                    uuid GPU-e2e
+                    energy_mj unsupported
+                    power_mw 150000
+                    power_limit_mw 300000
+                    utilization 80 30
+                    memory 1000 500 500
+                    """);
+            properties.put("wattlab.nvml.library", gpu.libraryPath());
             EmbeddedServer server = ApplicationContext.run(EmbeddedServer.class, properties);
             ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", server.getPort()).usePlaintext().build();
             try {
@@ -107,6 +123,24 @@ class TrainerEndToEndTest {
                 assertTrue(reported > 0);
                 assertEquals(reported, integral, 0.005 * reported,
                         "report " + reported + " J, InfluxQL INTEGRAL(watts) " + integral + " J");
+
+                // Every dashboard query, as Grafana would send it for this run's window, finds rows.
+                Map<String, String> variables = Map.of("$host", "(e2e\\-host)",
+                        "$run_id", "(" + runId.replace("-", "\\-") + ")", "$model", "(resnet\\-cifar)");
+                List<String> empty = new ArrayList<>();
+                int checked = 0;
+                for (Path dashboard : DashboardQueriesTest.dashboardFiles()) {
+                    for (DashboardQueriesTest.Found f : DashboardQueriesTest.queries(dashboard)) {
+                        String q = DashboardQueriesTest.interpolate(f.query(), start / 1_000_000 - 1000,
+                                end / 1_000_000 + 1000, "1s", variables);
+                        if (influx.rows(DATABASE, q).isEmpty()) {
+                            empty.add(f.dashboard() + " " + f.where() + ": " + q);
+                        }
+                        checked++;
+                    }
+                }
+                assertTrue(checked >= 15, "dashboard queries checked: " + checked);
+                assertTrue(empty.isEmpty(), "dashboard queries without rows after a real run:\n" + String.join("\n", empty));
             } finally {
                 channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
                 server.getApplicationContext().close();

@@ -25,7 +25,7 @@ import org.junit.jupiter.api.Test;
  * influxd holding meter points (docs/influx-schema.md) and run events (docs/run-events.md) of two
  * runs, and returns rows.
  */
-class DashboardQueriesTest {
+public class DashboardQueriesTest {
 
   private static final Path DASHBOARDS = Path.of("..", "grafana", "dashboards");
   private static final Path PROVISIONING = Path.of("..", "grafana", "provisioning");
@@ -72,7 +72,7 @@ class DashboardQueriesTest {
         lines.add("power," + channels[c] + " watts=" + watts[c] + " " + t);
         lines.add("energy," + channels[c] + " joules=" + joules[c] + " " + t);
       }
-      lines.add("gauges," + channels[3] + " utilization_percent=" + (100.0 * load) + ",memory_used_bytes=1.5E9,"
+      lines.add("gauges," + channels[3] + " utilization_gpu_percent=" + (100.0 * load) + ",memory_used_bytes=1.5E9,"
           + "power_limit_watts=300.0 " + t);
     }
     for (Run run : RUNS) {
@@ -134,9 +134,9 @@ class DashboardQueriesTest {
   // ---- the dashboards ----
 
   /** One query found in a dashboard, with where it was found. */
-  private record Found(String dashboard, String where, String query, String format) {}
+  public record Found(String dashboard, String where, String query, String format) {}
 
-  private static List<Path> dashboardFiles() throws IOException {
+  public static List<Path> dashboardFiles() throws IOException {
     try (Stream<Path> files = Files.list(DASHBOARDS)) {
       return files.filter(p -> p.toString().endsWith(".json")).sorted().toList();
     }
@@ -156,7 +156,7 @@ class DashboardQueriesTest {
     return at == null ? List.of() : (List<Map<String, Object>>) at;
   }
 
-  private static List<Found> queries(Path file) throws IOException {
+  public static List<Found> queries(Path file) throws IOException {
     Map<String, Object> d = read(file);
     String name = file.getFileName().toString();
     List<Found> found = new ArrayList<>();
@@ -188,14 +188,17 @@ class DashboardQueriesTest {
   /** Grafana's macros and this test's variable choices (all values, regex-escaped, as "All" gives). */
   private static String interpolate(String query) {
     long from = START.toEpochMilli();
-    long to = from + SECONDS * 1000L;
+    return interpolate(query, from, from + SECONDS * 1000L, "10s",
+        Map.of("$host", "(node\\-a)", "$run_id", "(run\\-a|run\\-b)", "$model", "(resnet\\-cifar|mobilenet\\-cifar)"));
+  }
+
+  /** A dashboard query as Grafana sends it, for a time range, an interval and variable values (regexes). */
+  public static String interpolate(String query, long fromMillis, long toMillis, String interval, Map<String, String> variables) {
     Map<String, String> values = new LinkedHashMap<>();
-    values.put("$timeFilter", "time >= " + from + "ms and time <= " + to + "ms");
-    values.put("$__interval", "10s");
-    values.put("$interval", "10s");
-    values.put("$host", "(node\\-a)");
-    values.put("$run_id", "(run\\-a|run\\-b)");
-    values.put("$model", "(resnet\\-cifar|mobilenet\\-cifar)");
+    values.put("$timeFilter", "time >= " + fromMillis + "ms and time <= " + toMillis + "ms");
+    values.put("$__interval", interval);
+    values.put("$interval", interval);
+    values.putAll(variables);
     String q = query;
     for (Map.Entry<String, String> e : values.entrySet()) {
       q = q.replace(e.getKey(), e.getValue());

@@ -22,7 +22,9 @@ import static org.junit.jupiter.api.Assertions.fail;
  */
 public final class FakeNvml {
 
-    private static final Path SOURCE = Path.of("src/test/c/fake_nvml.c");
+    // From meter-daemon's own tests, and from another module's tests through the test-jar.
+    private static final Path SOURCE = Files.isRegularFile(Path.of("src/test/c/fake_nvml.c"))
+            ? Path.of("src/test/c/fake_nvml.c") : Path.of("..", "meter-daemon", "src", "test", "c", "fake_nvml.c");
     private static final Map<Driver, FakeNvml> BUILT = new EnumMap<>(Driver.class);
 
     /** The driver generations the fake can pretend to be; see fake_nvml.c. */

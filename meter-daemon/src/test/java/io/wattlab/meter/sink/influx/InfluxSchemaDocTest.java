@@ -4,6 +4,7 @@ import io.wattlab.meter.sample.Channel;
 import io.wattlab.meter.sample.MeterClock;
 import io.wattlab.meter.sample.Sample;
 import io.wattlab.meter.sample.Source;
+import io.wattlab.meter.sensor.nvml.NvmlSensor;
 import io.wattlab.testing.InfluxServer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -67,7 +68,7 @@ class InfluxSchemaDocTest {
                         Double expected = switch (column.getKey()) {
                             case "energy_joules" -> powerWatts(row.tags()) * COVERED_SECONDS;
                             case "power_watts" -> powerWatts(row.tags());
-                            case "utilization_percent" -> utilizationPercent(row.tags());
+                            case NvmlSensor.UTILIZATION_GPU_PERCENT -> utilizationPercent(row.tags());
                             default -> null;
                         };
                         if (expected != null) {
@@ -107,7 +108,7 @@ class InfluxSchemaDocTest {
             long timestampNanos = START_NANOS + i * 100_000_000L;
             for (Synthetic synthetic : CHANNELS) {
                 Map<String, Double> gauges = Double.isNaN(synthetic.utilizationPercent())
-                        ? Map.of() : Map.of("utilization_percent", synthetic.utilizationPercent());
+                        ? Map.of() : Map.of(NvmlSensor.UTILIZATION_GPU_PERCENT, synthetic.utilizationPercent());
                 samples.add(new Sample(timestampNanos, synthetic.channel(), synthetic.powerWatts(),
                         synthetic.powerWatts() * INTERVAL_SECONDS * i, gauges));
             }
