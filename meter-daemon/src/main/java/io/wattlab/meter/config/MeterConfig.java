@@ -58,7 +58,9 @@ public record MeterConfig(String host, Duration retention, Optional<NvmlConfig> 
                 DEFAULT_RETENTION.toSeconds()));
 
         Optional<NvmlConfig> nvml = s.bool("wattlab.nvml.enabled", true)
-                ? Optional.of(new NvmlConfig(s.string("wattlab.nvml.library"))) : Optional.empty();
+                ? Optional.of(new NvmlConfig(s.string("wattlab.nvml.library"),
+                        s.positiveLong("wattlab.nvml.gauge-interval-millis", NvmlConfig.DEFAULT_GAUGE_INTERVAL_MILLIS)))
+                : Optional.empty();
         Optional<RaplConfig> rapl = s.bool("wattlab.rapl.enabled", true)
                 ? Optional.of(new RaplConfig(s.path("wattlab.rapl.root").orElse(RaplConfig.DEFAULT_ROOT)))
                 : Optional.empty();

@@ -5,6 +5,7 @@ import io.micronaut.context.env.DefaultEnvironment;
 import io.micronaut.context.env.Environment;
 import io.micronaut.context.ApplicationContextConfiguration;
 import io.wattlab.meter.sensor.estimate.EstimateConfig;
+import io.wattlab.meter.sensor.nvml.NvmlConfig;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
@@ -12,6 +13,7 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -45,6 +47,15 @@ class MeterConfigTest {
         assertEquals(MeterConfig.EstimateMode.AUTO, config.estimateMode());
         assertEquals(EstimateConfig.defaults(), config.estimate());
         assertEquals(Duration.ofHours(1), config.retention());
+        assertEquals(1000, config.nvml().orElseThrow().gaugeIntervalMillis());
+    }
+
+    @Test
+    void theGpuGaugeIntervalIsItsOwnSetting() {
+        MeterConfig config = parse(Map.of("wattlab.nvml.gauge-interval-millis", "5000", "wattlab.nvml.library", "/opt/libnvidia-ml.so.1"));
+        assertEquals(new NvmlConfig(Optional.of("/opt/libnvidia-ml.so.1"), 5000), config.nvml().orElseThrow());
+        assertTrue(assertThrows(ConfigException.class, () -> parse(Map.of("wattlab.nvml.gauge-interval-millis", "0")))
+                .getMessage().contains("(WATTLAB_NVML_GAUGE_INTERVAL_MILLIS) = '0'"));
     }
 
     @Test

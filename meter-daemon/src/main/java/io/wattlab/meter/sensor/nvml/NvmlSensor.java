@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Power and energy of each NVIDIA GPU, read through NVML: one {@code gpu} channel per device, with
@@ -42,19 +43,21 @@ public final class NvmlSensor implements Sensor {
 
     private final NvmlLibrary nvml;
     private final List<Gpu> gpus;
+    private final long gaugeIntervalNanos;
     private final SensorStatus status;
     private boolean closed;
 
-    private NvmlSensor(NvmlLibrary nvml, List<Gpu> gpus, String message) {
+    private NvmlSensor(NvmlLibrary nvml, List<Gpu> gpus, long gaugeIntervalMillis, String message) {
         this.nvml = nvml;
         this.gpus = List.copyOf(gpus);
+        this.gaugeIntervalNanos = TimeUnit.MILLISECONDS.toNanos(gaugeIntervalMillis);
         this.status = new SensorStatus(NAME, !gpus.isEmpty(), Source.MEASURED, message,
                 gpus.stream().map(gpu -> gpu.channel).toList());
         this.closed = nvml == null;
     }
 
     private static NvmlSensor unavailable(String message) {
-        return new NvmlSensor(null, List.of(), message);
+        return new NvmlSensor(null, List.of(), 0, message);
     }
 
     /**
@@ -71,7 +74,7 @@ public final class NvmlSensor implements Sensor {
                 failures.add(candidate + " (" + firstCause(e) + ")");
                 continue;
             }
-            return start(nvml);
+            return start(nvml, config.gaugeIntervalMillis());
         }
         return unavailable("NVML could not be loaded: tried " + String.join("; ", failures) + ". "
                 + "Install the NVIDIA driver (nvidia-smi should work), or set " + LIBRARY_SETTING
@@ -79,7 +82,7 @@ public final class NvmlSensor implements Sensor {
                 + " container toolkit (docker run --gpus all).");
     }
 
-    private static NvmlSensor start(NvmlLibrary nvml) {
+    private static NvmlSensor start(NvmlLibrary nvml, long gaugeIntervalMillis) {
         int code;
         try {
             code = nvml.init();
@@ -112,7 +115,7 @@ public final class NvmlSensor implements Sensor {
                 return unavailable("NVML found " + count + " GPU(s) but none can be read: "
                         + String.join("; ", notes) + ".");
             }
-            return new NvmlSensor(nvml, gpus, String.join("; ", notes));
+            return new NvmlSensor(nvml, gpus, gaugeIntervalMillis, String.join("; ", notes));
         } catch (NvmlException | RuntimeException e) {
             shutdownQuietly(nvml);
             return unavailable("NVML (" + nvml.name() + ") started but listing GPUs failed: " + e.getMessage());
@@ -170,7 +173,7 @@ public final class NvmlSensor implements Sensor {
         }
         List<Reading> readings = new ArrayList<>(gpus.size());
         for (Gpu gpu : gpus) {
-            readings.add(gpu.read(nvml, timestampNanos));
+            readings.add(gpu.read(nvml, timestampNanos, gaugeIntervalNanos));
         }
         return readings;
     }
@@ -225,6 +228,8 @@ public final class NvmlSensor implements Sensor {
         private final Channel channel;
         private final CounterAccumulator energyCounterMillijoules;
         private final PowerIntegrator powerIntegrator;
+        private Map<String, Double> lastGauges;
+        private long gaugesReadAtNanos;
 
         private Gpu(int index, Pointer handle, String description, Channel channel, boolean hasEnergyCounter) {
             this.index = index;
@@ -259,7 +264,7 @@ public final class NvmlSensor implements Sensor {
             return new Gpu(index, handle, description, channel, hasEnergyCounter);
         }
 
-        Reading read(NvmlLibrary nvml, long timestampNanos) throws SensorException {
+        Reading read(NvmlLibrary nvml, long timestampNanos, long gaugeIntervalNanos) throws SensorException {
             try {
                 double energyJoules;
                 double powerWatts;
@@ -271,7 +276,13 @@ public final class NvmlSensor implements Sensor {
                     powerWatts = nvml.powerMilliwatts(handle) / 1000.0;
                     energyJoules = powerIntegrator.add(timestampNanos, powerWatts);
                 }
-                return new Reading(channel, energyJoules, powerWatts, gauges(nvml));
+                // A clock that went back (timestamp before the last gauge read) reads them again too.
+                long sinceGaugesNanos = timestampNanos - gaugesReadAtNanos;
+                if (lastGauges == null || sinceGaugesNanos >= gaugeIntervalNanos || sinceGaugesNanos < 0) {
+                    lastGauges = Map.copyOf(gauges(nvml));
+                    gaugesReadAtNanos = timestampNanos;
+                }
+                return new Reading(channel, energyJoules, powerWatts, lastGauges);
             } catch (NvmlException e) {
                 throw failure(e);
             }

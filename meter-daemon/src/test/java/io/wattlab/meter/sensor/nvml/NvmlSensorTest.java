@@ -149,6 +149,68 @@ class NvmlSensorTest {
     }
 
     @Test
+    void gaugesAreReadOnceAnIntervalAndCarriedInBetweenWhileEnergyAndPowerAreReadEveryTime() throws SensorException {
+        FakeNvml fake = FakeNvml.current().reset(twoGpus(1_000_000, 250_000, 100_000));
+        String busier = twoGpus(1_100_000, 300_000, 100_000)
+                .replace("power_limit_mw 400000", "power_limit_mw 350000")
+                .replace("utilization 87 45", "utilization 12 3")
+                .replace("memory 42949672960 10737418240 32212254720", "memory 42949672960 32212254720 10737418240");
+
+        try (NvmlSensor sensor = NvmlSensor.open(fake.config().withGaugeIntervalMillis(1000))) {
+            Map<String, Double> before = sensor.read(T0_NANOS).get(0).gauges();
+            fake.write(busier);
+            Reading carried = sensor.read(T0_NANOS + 100_000_000L).get(0);
+            Reading stillCarried = sensor.read(T0_NANOS + 999_999_999L).get(0);
+            Reading refreshed = sensor.read(T0_NANOS + 1_000_000_000L).get(0);
+            fake.write(twoGpus(1_200_000, 250_000, 100_000));
+            Reading carriedAgain = sensor.read(T0_NANOS + 1_500_000_000L).get(0);
+
+            Map<String, Double> after = Map.of(
+                    "power_limit_watts", 350.0,
+                    "utilization_gpu_percent", 12.0,
+                    "utilization_memory_percent", 3.0,
+                    "memory_used_bytes", 10_737_418_240.0,
+                    "memory_total_bytes", 42_949_672_960.0,
+                    "compute_processes", 20.0);
+            assertEquals(400.0, before.get("power_limit_watts"));
+            assertEquals(87.0, before.get("utilization_gpu_percent"));
+            assertEquals(before, carried.gauges());
+            assertEquals(before, stillCarried.gauges());
+            assertEquals(after, refreshed.gauges());
+            assertEquals(after, carriedAgain.gauges());
+            // Energy and power do not wait for the gauges.
+            assertEquals(100.0, carried.energyJoules());
+            assertEquals(300.0, carried.powerWatts());
+            assertEquals(200.0, carriedAgain.energyJoules());
+            assertEquals(250.0, carriedAgain.powerWatts());
+        }
+    }
+
+    @Test
+    void aGaugeIntervalOfZeroReadsTheGaugesEveryTime() throws SensorException {
+        FakeNvml fake = FakeNvml.current().reset(twoGpus(1_000_000, 250_000, 100_000));
+
+        try (NvmlSensor sensor = NvmlSensor.open(fake.config().withGaugeIntervalMillis(0))) {
+            assertEquals(87.0, sensor.read(T0_NANOS).get(0).gauges().get("utilization_gpu_percent"));
+            fake.write(twoGpus(1_000_000, 250_000, 100_000).replace("utilization 87 45", "utilization 12 3"));
+            assertEquals(12.0, sensor.read(T0_NANOS + 1L).get(0).gauges().get("utilization_gpu_percent"));
+        }
+    }
+
+    @Test
+    void aClockThatGoesBackReadsTheGaugesAgain() throws SensorException {
+        FakeNvml fake = FakeNvml.current().reset(twoGpus(1_000_000, 250_000, 100_000));
+
+        try (NvmlSensor sensor = NvmlSensor.open(fake.config())) {
+            assertEquals(1000, fake.config().gaugeIntervalMillis());
+            assertEquals(87.0, sensor.read(T0_NANOS).get(0).gauges().get("utilization_gpu_percent"));
+            fake.write(twoGpus(1_000_000, 250_000, 100_000).replace("utilization 87 45", "utilization 12 3"));
+            assertEquals(87.0, sensor.read(T0_NANOS + 500_000_000L).get(0).gauges().get("utilization_gpu_percent"));
+            assertEquals(12.0, sensor.read(T0_NANOS - 1_000_000_000L).get(0).gauges().get("utilization_gpu_percent"));
+        }
+    }
+
+    @Test
     void listsComputeProcessesPastTheFirstBufferSize() throws SensorException {
         assertTrue(A100_PROCESSES > NvmlLibrary.INITIAL_PROCESS_CAPACITY,
                 "the fake must have more processes than the first buffer holds, to make NVML answer INSUFFICIENT_SIZE");
@@ -255,6 +317,9 @@ class NvmlSensorTest {
         assertEquals(List.of("/opt/nvidia/libnvidia-ml.so.1"),
                 new NvmlConfig(java.util.Optional.of("  /opt/nvidia/libnvidia-ml.so.1 ")).libraryCandidates());
         assertEquals(NvmlConfig.defaults(), new NvmlConfig(java.util.Optional.of(" ")));
+        assertEquals(1000, NvmlConfig.defaults().gaugeIntervalMillis());
+        assertEquals("gaugeIntervalMillis must be 0 or more, got -1", assertThrows(IllegalArgumentException.class,
+                () -> NvmlConfig.defaults().withGaugeIntervalMillis(-1)).getMessage());
 
         // On a machine with an NVIDIA driver this finds the real library; without one it says what it tried.
         try (NvmlSensor sensor = NvmlSensor.open(NvmlConfig.defaults())) {
