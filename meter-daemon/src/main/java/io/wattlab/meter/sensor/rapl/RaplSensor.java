@@ -26,8 +26,12 @@ public final class RaplSensor implements Sensor {
 
     private final List<ZoneReader> readers;
     private final SensorStatus status;
+    /** Power is never averaged over less than this, where an earlier read allows a longer span. */
+    static final long MIN_POWER_SPAN_NANOS = 50_000_000L;
+
     private long lastTimestampNanos;
-    private boolean readBefore;
+    private long earlierTimestampNanos;
+    private long readsBefore;
 
     /** Looks for RAPL zones under the configured root; finding none is a status, not an exception. */
     public RaplSensor(RaplConfig config) {
@@ -86,13 +90,19 @@ public final class RaplSensor implements Sensor {
                 throw new SensorException("rapl: cannot read " + file + " (" + PowercapScan.reason(file, e) + ")", e);
             }
         }
-        double seconds = readBefore ? (timestampNanos - lastTimestampNanos) / 1e9 : 0;
+        // A read moments after another (a window's edge right after a scheduled read) would divide a
+        // counter step of a millisecond's granularity by a tiny interval; its power is taken over the
+        // two intervals instead, which keeps the trapezoid of the power series close to the counter.
+        boolean fromEarlier = readsBefore >= 2 && timestampNanos - lastTimestampNanos < MIN_POWER_SPAN_NANOS;
+        long since = fromEarlier ? earlierTimestampNanos : lastTimestampNanos;
+        double seconds = readsBefore > 0 ? (timestampNanos - since) / 1e9 : 0;
         List<Reading> readings = new ArrayList<>(raw.length);
         for (int i = 0; i < raw.length; i++) {
-            readings.add(readers.get(i).advance(raw[i], seconds));
+            readings.add(readers.get(i).advance(raw[i], seconds, fromEarlier));
         }
+        earlierTimestampNanos = lastTimestampNanos;
         lastTimestampNanos = timestampNanos;
-        readBefore = true;
+        readsBefore++;
         return readings;
     }
 
@@ -107,6 +117,7 @@ public final class RaplSensor implements Sensor {
         private final Channel channel;
         private final CounterAccumulator counter;
         private double lastJoules;
+        private double earlierJoules;
         private double lastWatts;
 
         ZoneReader(RaplZone zone, Channel channel, CounterAccumulator counter) {
@@ -123,12 +134,17 @@ public final class RaplSensor implements Sensor {
             return channel;
         }
 
-        Reading advance(long rawMicrojoules, double secondsSinceLastRead) {
+        /**
+         * @param seconds     the span the power is averaged over
+         * @param fromEarlier whether that span starts at the read before the last one
+         */
+        Reading advance(long rawMicrojoules, double seconds, boolean fromEarlier) {
             double joules = counter.add(rawMicrojoules) * JOULES_PER_MICROJOULE;
             // Two reads at the same instant give no interval to divide by; the last power still holds.
-            if (secondsSinceLastRead > 0) {
-                lastWatts = (joules - lastJoules) / secondsSinceLastRead;
+            if (seconds > 0) {
+                lastWatts = (joules - (fromEarlier ? earlierJoules : lastJoules)) / seconds;
             }
+            earlierJoules = lastJoules;
             lastJoules = joules;
             return new Reading(channel, joules, lastWatts);
         }

@@ -87,6 +87,13 @@ class RaplSensorTest {
         Map<String, Reading> third = byKey(sensor.read(T0 + 2 * ONE_SECOND + ONE_SECOND / 2));
         assertEquals(55.0, third.get("rapl/cpu/package-0").energyJoules(), 1e-9);
         assertEquals(10.0, third.get("rapl/cpu/package-0").powerWatts(), 1e-9);
+
+        // 2 ms later (a window's edge right after a scheduled read): a 0.1 J counter step over 2 ms
+        // would read 50 W; the power is taken over the last two intervals instead.
+        tree.energy("intel-rapl:0", 1_000_000 + 55_000_000 + 100_000);
+        Map<String, Reading> fourth = byKey(sensor.read(T0 + 2 * ONE_SECOND + ONE_SECOND / 2 + 2_000_000));
+        assertEquals(55.1, fourth.get("rapl/cpu/package-0").energyJoules(), 1e-9);
+        assertEquals(5.1 / 0.502, fourth.get("rapl/cpu/package-0").powerWatts(), 1e-9);
     }
 
     @Test
