@@ -1,14 +1,12 @@
 package io.wattlab.meter.api;
 
+import io.wattlab.testing.Ports;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.micronaut.context.ApplicationContext;
 import io.micronaut.runtime.server.EmbeddedServer;
 import io.wattlab.proto.v1.MeterGrpc;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.net.ServerSocket;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -22,20 +20,13 @@ final class RunningMeter implements AutoCloseable {
 
     RunningMeter(Map<String, Object> settings) {
         Map<String, Object> properties = new HashMap<>(settings);
-        properties.put("grpc.server.port", freePort());
+        properties.put("grpc.server.port", Ports.free());
         properties.put("grpc.server.host", "127.0.0.1");
         server = ApplicationContext.run(EmbeddedServer.class, properties);
         channel = ManagedChannelBuilder.forAddress("127.0.0.1", server.getPort()).usePlaintext().build();
         meter = MeterGrpc.newBlockingStub(channel);
     }
 
-    static int freePort() {
-        try (ServerSocket socket = new ServerSocket(0)) {
-            return socket.getLocalPort();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
 
     @Override
     public void close() throws InterruptedException {

@@ -1,14 +1,12 @@
 package io.wattlab.trainer.api;
 
+import io.wattlab.testing.Ports;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.micronaut.context.ApplicationContext;
 import io.micronaut.runtime.server.EmbeddedServer;
 import io.wattlab.proto.v1.TrainerGrpc;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
@@ -24,7 +22,7 @@ final class RunningTrainer implements AutoCloseable {
 
     RunningTrainer(Path runsDir, Map<String, Object> settings) {
         Map<String, Object> properties = new HashMap<>(settings);
-        properties.put("grpc.server.port", freePort());
+        properties.put("grpc.server.port", Ports.free());
         properties.put("grpc.server.host", "127.0.0.1");
         properties.put("wattlab.trainer.runs-dir", runsDir.toString());
         properties.put("wattlab.trainer.executor", "scripted");
@@ -38,13 +36,6 @@ final class RunningTrainer implements AutoCloseable {
         this(runsDir, Map.of());
     }
 
-    static int freePort() {
-        try (ServerSocket socket = new ServerSocket(0)) {
-            return socket.getLocalPort();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
 
     @Override
     public void close() throws InterruptedException {

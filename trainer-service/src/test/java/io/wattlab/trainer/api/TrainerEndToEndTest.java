@@ -47,7 +47,7 @@ class TrainerEndToEndTest {
     void startRunWatchItToTheEndAndFindItsEnergyInInfluxDb(@TempDir Path runs, @TempDir Path spool) throws Exception {
         try (InfluxServer influx = InfluxServer.launch()) {
             Map<String, Object> properties = new HashMap<>();
-            properties.put("grpc.server.port", RunningTrainer.freePort());
+            properties.put("grpc.server.port", io.wattlab.testing.Ports.free());
             properties.put("grpc.server.host", "127.0.0.1");
             properties.put("wattlab.trainer.runs-dir", runs.toString());
             properties.put("wattlab.influx.url", influx.url());

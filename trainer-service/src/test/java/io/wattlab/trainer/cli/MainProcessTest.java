@@ -1,5 +1,6 @@
 package io.wattlab.trainer.cli;
 
+import io.wattlab.testing.Ports;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.StatusRuntimeException;
@@ -19,8 +20,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -159,7 +158,7 @@ class MainProcessTest {
     @Test
     void aServiceKilledMidRunMarksTheRunFailedWhenItStartsAgain() throws Exception {
         Path runs = dir.resolve("runs");
-        int port = freePort();
+        int port = Ports.free();
         Map<String, String> env = Map.of("WATTLAB_TRAINER_RUNS_DIR", runs.toString(), "GRPC_SERVER_PORT", Integer.toString(port));
         ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
         try {
@@ -212,13 +211,6 @@ class MainProcessTest {
         }
     }
 
-    static int freePort() {
-        try (ServerSocket socket = new ServerSocket(0)) {
-            return socket.getLocalPort();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
 
     @Test
     void pretrainWritesACheckpointThatARunSpecCanName() throws Exception {

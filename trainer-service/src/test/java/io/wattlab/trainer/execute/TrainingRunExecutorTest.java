@@ -224,10 +224,7 @@ class TrainingRunExecutorTest {
 
     @Test
     void anUnreachableInfluxDbDoesNotFailTheRun() throws Exception {
-        int closedPort;
-        try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
-            closedPort = socket.getLocalPort();
-        }
+        int closedPort = io.wattlab.testing.Ports.free();
         TrainingRunExecutor offline = new TrainingRunExecutor(ExecutorSettings.defaults().withRunsDirectory(runs)
                 .withInflux(new InfluxRunEvents.Target("http://127.0.0.1:" + closedPort, DATABASE, null, null)),
                 meter, new FileModelSource(), CarbonIntensities.none(), ModelFactsProvider.fromInitializers());
