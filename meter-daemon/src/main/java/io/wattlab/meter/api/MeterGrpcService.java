@@ -20,6 +20,7 @@ import io.micronaut.context.annotation.Requires;
 import jakarta.inject.Singleton;
 
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /** The {@code wattlab.v1.Meter} service: the daemon's state and window energy over gRPC. */
@@ -82,7 +83,7 @@ public class MeterGrpcService extends MeterGrpc.MeterImplBase {
             return;
         }
         try {
-            response.onNext(Protos.windowEnergy("", java.util.Map.of(), daemon.energyBetween(start, end)));
+            response.onNext(Protos.windowEnergy("", Map.of(), daemon.energyBetween(start, end)));
             response.onCompleted();
         } catch (OutOfRetentionException e) {
             response.onError(Status.OUT_OF_RANGE.withDescription(e.getMessage()

@@ -15,6 +15,7 @@ import io.wattlab.proto.v1.MeterStatus;
 import io.wattlab.proto.v1.Sample;
 import io.wattlab.proto.v1.WindowEnergy;
 
+import java.util.HashMap;
 import java.util.Map;
 
 /** Conversions between the meter's own types and the wattlab.v1 messages. */
@@ -88,7 +89,7 @@ public final class Protos {
                 .setRetention(Duration.newBuilder().setSeconds(daemon.retention().getSeconds()))
                 .setStarted(timestamp(daemon.startedNanos()))
                 .setOpenWindows(daemon.openWindows());
-        Map<String, Sampler.SensorRuntime> runtimes = new java.util.HashMap<>();
+        Map<String, Sampler.SensorRuntime> runtimes = new HashMap<>();
         for (Sampler.SensorRuntime r : daemon.runtimes()) {
             runtimes.put(r.sensor().name(), r);
         }

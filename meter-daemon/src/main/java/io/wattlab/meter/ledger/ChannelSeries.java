@@ -87,25 +87,21 @@ final class ChannelSeries {
     }
 
     private int firstIndexAfter(long nanos) {
-        int lo = 0;
-        int hi = size;
-        while (lo < hi) {
-            int mid = (lo + hi) >>> 1;
-            if (timestampNanos[index(mid)] <= nanos) {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        return lo;
+        return firstIndex(nanos, true);
     }
 
     private int firstIndexAtOrAfter(long nanos) {
+        return firstIndex(nanos, false);
+    }
+
+    /** The first sample later than {@code nanos} ({@code strictly}) or not earlier than it; {@code size} if none. */
+    private int firstIndex(long nanos, boolean strictly) {
         int lo = 0;
         int hi = size;
         while (lo < hi) {
             int mid = (lo + hi) >>> 1;
-            if (timestampNanos[index(mid)] < nanos) {
+            long t = timestampNanos[index(mid)];
+            if (strictly ? t <= nanos : t < nanos) {
                 lo = mid + 1;
             } else {
                 hi = mid;
