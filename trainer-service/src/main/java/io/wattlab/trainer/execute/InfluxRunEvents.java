@@ -24,8 +24,8 @@ public final class InfluxRunEvents implements RunEvents {
     private static final Logger LOG = LoggerFactory.getLogger(InfluxRunEvents.class);
 
     /** Tag names the schema reserves; a run label of one of these names is written as label_NAME. */
-    public static final Set<String> RESERVED_TAGS = Set.of("run_id", "model", "technique", "device", "phase",
-            "host", "domain", "sensor", "source", "in_total");
+    public static final Set<String> RESERVED_TAGS = Set.of("run_id", "model", "technique", "compression", "device",
+            "phase", "host", "domain", "sensor", "source", "in_total");
 
     /** Where to write. */
     public record Target(String url, String database, String username, String password) {
@@ -56,12 +56,29 @@ public final class InfluxRunEvents implements RunEvents {
     /** The common tags of a run's points: run_id, model, technique, device and the labels. */
     public static Map<String, String> commonTags(String runId, String model, String technique, String device,
                                                  Map<String, String> labels) {
+        return commonTags(runId, model, technique, Map.of(), device, labels);
+    }
+
+    /**
+     * The common tags with the compression's parameters: {@code compression} holds them all as
+     * {@code key=value,...} (one value per configuration), and each is also a tag
+     * {@code compression_KEY} to group by.
+     */
+    public static Map<String, String> commonTags(String runId, String model, String technique,
+                                                 Map<String, String> compression, String device,
+                                                 Map<String, String> labels) {
         Map<String, String> tags = new LinkedHashMap<>();
         tags.put("run_id", runId);
         tags.put("model", model);
         tags.put("technique", technique);
+        StringBuilder all = new StringBuilder();
+        new java.util.TreeMap<>(compression).forEach((k, v) -> {
+            all.append(all.isEmpty() ? "" : ",").append(k).append('=').append(v);
+            tags.put("compression_" + k, v);
+        });
+        tags.put("compression", all.toString());
         tags.put("device", device);
-        labels.forEach((k, v) -> tags.put(RESERVED_TAGS.contains(k) ? "label_" + k : k, v));
+        labels.forEach((k, v) -> tags.put(RESERVED_TAGS.contains(k) || k.startsWith("compression_") ? "label_" + k : k, v));
         tags.values().removeIf(v -> v == null || v.isEmpty());
         return tags;
     }

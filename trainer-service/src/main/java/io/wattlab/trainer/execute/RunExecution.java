@@ -15,6 +15,11 @@ import io.wattlab.proto.v1.RunReport;
 import io.wattlab.proto.v1.RunSpec;
 import io.wattlab.proto.v1.TrainableSpec;
 import io.wattlab.proto.v1.WindowEnergy;
+import io.wattlab.trainer.compress.CompressionException;
+import io.wattlab.trainer.compress.CompressionPass;
+import io.wattlab.trainer.compress.InvalidCompressionException;
+import io.wattlab.trainer.compress.PassReport;
+import io.wattlab.trainer.compress.Techniques;
 import io.wattlab.trainer.data.Dataset;
 import io.wattlab.trainer.data.DatasetException;
 import io.wattlab.trainer.data.DatasetMismatchException;
@@ -40,6 +45,7 @@ import io.wattlab.trainer.train.ExecutionConfig;
 import io.wattlab.trainer.train.ForwardModel;
 import io.wattlab.trainer.train.ModelExport;
 import io.wattlab.trainer.train.Optimizer;
+import io.wattlab.trainer.train.ParameterConstraint;
 import io.wattlab.trainer.train.TrainConfig;
 import io.wattlab.trainer.train.TrainStepBuilder;
 import io.wattlab.trainer.train.Trainer;
@@ -111,6 +117,7 @@ final class RunExecution {
     private Trainer trainer;
     private Evaluator evaluator;
     private Map<String, float[]> initialState;
+    private ModelProto loaded;
 
     RunExecution(String runId, RunSpec spec, RunListener listener, CancelSignal cancel, EnergyMeter meter,
                  ModelSource models, CarbonIntensities carbon, ModelFactsProvider facts, ExecutorSettings settings,
@@ -207,22 +214,46 @@ final class RunExecution {
         }
         report.setModelBefore(facts.facts(model, dataset.imageShape()));
         forward = ForwardModel.prepare(model, batch);
+        loaded = model;
+        endPhase();
+    }
+
+    /**
+     * Runs the compression pass (none: the model as loaded), then builds the training and
+     * evaluation graphs and sessions from the model it produced, so the phase holds everything
+     * between the loaded model and the first training step; the pass's own time is
+     * {@code pass_seconds} in the report's compression entries.
+     */
+    private void compress() throws Stop {
+        beginPhase("compress", 0);
+        ModelProto model = loaded;
+        List<ParameterConstraint> constraints = List.of();
+        CompressionPass pass = pass();
+        if (!pass.technique().equals(Techniques.NONE)) {
+            PassReport.Outcome outcome;
+            try {
+                outcome = PassReport.run(pass, model);
+            } catch (CompressionException | IllegalArgumentException e) {
+                throw new Stop("compress: " + pass.technique() + ": " + e.getMessage(), false, e);
+            }
+            report.putAllCompression(outcome.report().toMap());
+            model = outcome.compressed().model();
+            constraints = outcome.compressed().constraints();
+            if (classCount(model) != classCount(loaded)) {
+                throw new Stop("compress: " + pass.technique() + " changed the model's output from "
+                        + classCount(loaded) + " to " + classCount(model) + " classes", false, null);
+            }
+            forward = ForwardModel.prepare(model, batchSize());
+        }
+        int batch = batchSize();
         initialState = forward.initialState();
         ExecutionConfig execution = new ExecutionConfig(spec.getDevice().isBlank() ? "cpu" : spec.getDevice(),
                 settings.intraOpThreads());
         TrainConfig config = new TrainConfig(batch, spec.getLabelSmoothing(), optimizer(), trainable(),
                 spec.getClipGradNorm(), false);
         trainer = new Trainer(TrainStepBuilder.build(forward, config), execution);
+        trainer.constrain(constraints);
         evaluator = new Evaluator(forward, batch, dataset.numClasses(), execution);
-        endPhase();
-    }
-
-    private void compress() throws Stop {
-        beginPhase("compress", 0);
-        String technique = technique();
-        if (!technique.equals("none")) {
-            throw new Stop("compress: compression technique '" + technique + "' is not available yet", false, null);
-        }
         endPhase();
     }
 
@@ -236,6 +267,7 @@ final class RunExecution {
         });
         for (int epoch = 1; epoch <= epochs(); epoch++) {
             beginPhase("train", epoch);
+            trainer.beginEpoch(epoch, epochs());
             double rate = schedule.rate(epoch);
             double lossSum = 0;
             int steps = 0;
@@ -450,9 +482,12 @@ final class RunExecution {
         return spec.getBatchSize() > 0 ? spec.getBatchSize() : 32;
     }
 
-    private String technique() {
-        String t = spec.getCompression().getTechnique().strip().toLowerCase(Locale.ROOT);
-        return t.isEmpty() ? "none" : t;
+    private CompressionPass pass() throws Stop {
+        try {
+            return Techniques.create(spec.getCompression().getTechnique(), spec.getCompression().getParametersMap());
+        } catch (InvalidCompressionException e) {
+            throw new Stop("compress: spec.compression." + e.getMessage(), false, e);
+        }
     }
 
     private Optimizer optimizer() throws Stop {

@@ -21,7 +21,11 @@ import jakarta.inject.Singleton;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import io.wattlab.trainer.compress.InvalidCompressionException;
+import io.wattlab.trainer.compress.Techniques;
+
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -91,10 +95,18 @@ public class TrainingRunExecutor implements RunExecutor, AutoCloseable {
         String model = spec.getModel().hasBuiltin() ? spec.getModel().getBuiltin()
                 : Path.of(spec.getModel().getOnnxPath()).getFileName().toString().replaceFirst("\\.onnx$", "");
         String technique = spec.getCompression().getTechnique().isBlank() ? "none" : spec.getCompression().getTechnique();
+        Map<String, String> compression;
+        try {
+            compression = Techniques.create(technique, spec.getCompression().getParametersMap()).parameters().asMap();
+        } catch (InvalidCompressionException e) {
+            compression = spec.getCompression().getParametersMap(); // the run fails in its compress phase, saying why
+        }
+        Map<String, String> compressionTags = compression;
         String device = spec.getDevice().isBlank() ? "cpu" : spec.getDevice();
         try (RunEvents events = settings.influx()
                 .<RunEvents>map(t -> new InfluxRunEvents(t,
-                        InfluxRunEvents.commonTags(runId, model, technique, device, spec.getLabelsMap())))
+                        InfluxRunEvents.commonTags(runId, model, technique, compressionTags, device,
+                                spec.getLabelsMap())))
                 .orElseGet(RunEvents::none)) {
             return new RunExecution(runId, spec, listener, cancel, meter, models, carbon, facts, settings, events).run();
         }

@@ -8,6 +8,8 @@ import io.wattlab.proto.v1.OptimizerSpec;
 import io.wattlab.proto.v1.RunSpec;
 import io.wattlab.proto.v1.ScheduleSpec;
 import io.wattlab.proto.v1.TrainableSpec;
+import io.wattlab.trainer.compress.InvalidCompressionException;
+import io.wattlab.trainer.compress.Techniques;
 import io.wattlab.trainer.data.Datasets;
 
 import java.nio.file.Files;
@@ -46,7 +48,6 @@ public final class RunSpecs {
     public static final List<String> OPTIMIZERS = List.of("sgd", "adamw");
     public static final List<String> SCHEDULES = List.of("constant", "step", "cosine");
     public static final List<String> BUILTIN_MODELS = List.of("resnet-cifar", "mobilenet-cifar");
-    public static final List<String> COMPRESSION_TECHNIQUES = List.of(NO_COMPRESSION);
     /** Tags every run's InfluxDB points carry already; a label of the same name would hide them. */
     public static final List<String> RESERVED_LABELS = List.of("run_id", "model", "technique", "phase");
 
@@ -147,10 +148,10 @@ public final class RunSpecs {
             throw new InvalidSpecException("spec.device", "'" + spec.getDevice() + "' is not a device (cpu or cuda:N, such as cuda:0)");
         }
         checkLabels(spec.getLabelsMap());
-        String technique = spec.getCompression().getTechnique();
-        if (!COMPRESSION_TECHNIQUES.contains(technique)) {
-            throw new InvalidSpecException("spec.compression.technique",
-                    "unknown technique '" + technique + "' (known: " + String.join(", ", COMPRESSION_TECHNIQUES) + ")");
+        try {
+            Techniques.create(spec.getCompression().getTechnique(), spec.getCompression().getParametersMap());
+        } catch (InvalidCompressionException e) {
+            throw new InvalidSpecException("spec.compression." + e.field(), e.problem());
         }
         checkCarbon(spec.getCarbon());
         nonNegative("spec.idle_seconds", spec.getIdleSeconds());

@@ -39,6 +39,7 @@ public final class Trainer implements AutoCloseable {
   private final OnnxTensor loss;
   private final Map<String, FloatBuffer> gradientBufs = new LinkedHashMap<>();
   private final Map<String, OnnxTensor> gradientTensors = new LinkedHashMap<>();
+  private final Map<ParameterConstraint, List<String>> constraints = new LinkedHashMap<>();
 
   public Trainer(TrainGraph graph, ExecutionConfig config) {
     this.graph = graph;
@@ -110,7 +111,51 @@ public final class Trainer implements AutoCloseable {
       throw new TrainingException("train step failed: " + e.getMessage());
     }
     swap();
+    enforceConstraints();
     return lossBuf.get(0);
+  }
+
+  /**
+   * Keeps these constraints from now on: imposed at once on the current state, then after every
+   * step. Parameters a constraint names that this graph does not train (frozen ones) keep the
+   * value the pass gave them and are left out.
+   */
+  public void constrain(List<ParameterConstraint> added) {
+    for (ParameterConstraint c : added) {
+      List<String> trained = c.parameters().stream().filter(p -> state.stream()
+          .anyMatch(s -> s.name().equals(p) && s.kind() == TrainGraph.StateKind.PARAMETER)).sorted().toList();
+      constraints.put(c, trained);
+    }
+    enforceConstraints();
+  }
+
+  /** Lets constraints with a schedule update themselves before an epoch (1-based), then imposes them. */
+  public void beginEpoch(int epoch, int epochs) {
+    constraints.forEach((c, names) -> {
+      Map<String, FloatBuffer> values = new LinkedHashMap<>();
+      for (String p : names) {
+        values.put(p, currentBuf[index(p)]);
+      }
+      c.beginEpoch(epoch, epochs, values);
+    });
+    enforceConstraints();
+  }
+
+  private void enforceConstraints() {
+    constraints.forEach((c, names) -> {
+      for (String p : names) {
+        c.enforce(p, currentBuf[index(p)]);
+      }
+    });
+  }
+
+  private int index(String name) {
+    for (int i = 0; i < state.size(); i++) {
+      if (state.get(i).name().equals(name)) {
+        return i;
+      }
+    }
+    throw new TrainingException("no state tensor named " + name);
   }
 
   private void swap() {
@@ -164,6 +209,7 @@ public final class Trainer implements AutoCloseable {
         currentBuf[i].put(0, v);
       }
     }
+    enforceConstraints();
   }
 
   public TrainGraph graph() {

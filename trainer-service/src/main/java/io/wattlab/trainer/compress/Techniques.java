@@ -1,0 +1,50 @@
+package io.wattlab.trainer.compress;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.Function;
+
+/**
+ * The techniques {@code spec.compression.technique} may name, each with the factory that reads
+ * its parameters. Adding a technique is adding its pass and one entry here.
+ */
+public final class Techniques {
+
+  public static final String NONE = "none";
+
+  private static final Map<String, Function<PassParameters, CompressionPass>> FACTORIES = factories();
+
+  private Techniques() {}
+
+  private static Map<String, Function<PassParameters, CompressionPass>> factories() {
+    Map<String, Function<PassParameters, CompressionPass>> m = new LinkedHashMap<>();
+    m.put(NONE, NoCompression::new);
+    return Map.copyOf(m);
+  }
+
+  /** Known technique names, in the order the docs list them. */
+  public static List<String> names() {
+    return FACTORIES.keySet().stream().sorted((a, b) -> a.equals(NONE) ? -1 : b.equals(NONE) ? 1 : a.compareTo(b))
+        .toList();
+  }
+
+  /**
+   * Makes the pass a spec asks for, checking every parameter.
+   *
+   * @throws InvalidCompressionException naming {@code technique} or {@code parameters.KEY}
+   */
+  public static CompressionPass create(String technique, Map<String, String> parameters) {
+    String name = technique == null || technique.isBlank() ? NONE : technique.strip().toLowerCase(Locale.ROOT);
+    Function<PassParameters, CompressionPass> factory = FACTORIES.get(name);
+    if (factory == null) {
+      throw new InvalidCompressionException("technique", "unknown technique '" + technique + "' (known: "
+          + String.join(", ", names()) + ")");
+    }
+    PassParameters p = new PassParameters(parameters);
+    CompressionPass pass = factory.apply(p);
+    p.rejectUnread();
+    return pass;
+  }
+}
