@@ -30,6 +30,7 @@ import io.wattlab.trainer.data.batch.Batch;
 import io.wattlab.trainer.data.batch.BatchIterator;
 import io.wattlab.trainer.data.batch.BatchLoader;
 import io.wattlab.trainer.data.transform.ImageTransform;
+import io.wattlab.trainer.data.transform.Normalize;
 import io.wattlab.trainer.data.transform.RandomCrop;
 import io.wattlab.trainer.data.transform.RandomHorizontalFlip;
 import io.wattlab.trainer.data.transform.Resize;
@@ -71,6 +72,9 @@ import java.util.regex.PatternSyntaxException;
  * Energy per epoch and per 1,000 training samples are raw joules of the train phase.
  */
 final class RunExecution {
+
+    static final float[] IMAGENET_MEAN = {0.485f, 0.456f, 0.406f};
+    static final float[] IMAGENET_STD = {0.229f, 0.224f, 0.225f};
 
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RunExecution.class);
 
@@ -538,7 +542,34 @@ final class RunExecution {
         if (spec.getAugmentation().getHorizontalFlip()) {
             steps.add(new RandomHorizontalFlip());
         }
+        normalization().ifPresent(steps::add);
         return new Transforms(steps);
+    }
+
+    /**
+     * The spec's normalisation: imagenet is the mean and standard deviation torchvision's
+     * pre-trained weights were trained with (its documentation, "transforms" of every classification
+     * weight), dataset the training split's own statistics.
+     */
+    private java.util.Optional<Normalize> normalization() {
+        return normalization(spec.getDataset().getNormalize(), dataset.train());
+    }
+
+    static java.util.Optional<Normalize> normalization(io.wattlab.proto.v1.NormalizeSpec n, Split train) {
+        return switch (n.getPreset().isEmpty() ? "none" : n.getPreset()) {
+            case "imagenet" -> java.util.Optional.of(new Normalize(IMAGENET_MEAN, IMAGENET_STD));
+            case "dataset" -> java.util.Optional.of(train.channelStatistics().asTransform());
+            case "custom" -> java.util.Optional.of(new Normalize(floats(n.getMeanList()), floats(n.getStdList())));
+            default -> java.util.Optional.empty();
+        };
+    }
+
+    private static float[] floats(List<Double> values) {
+        float[] f = new float[values.size()];
+        for (int i = 0; i < f.length; i++) {
+            f[i] = values.get(i).floatValue();
+        }
+        return f;
     }
 
     /** Parameters from the training state, frozen ones from the model: every value the eval graph takes. */

@@ -4,6 +4,7 @@ import io.wattlab.proto.v1.CarbonSpec;
 import io.wattlab.proto.v1.CompressionSpec;
 import io.wattlab.proto.v1.DatasetSpec;
 import io.wattlab.proto.v1.ModelSpec;
+import io.wattlab.proto.v1.NormalizeSpec;
 import io.wattlab.proto.v1.OptimizerSpec;
 import io.wattlab.proto.v1.RunSpec;
 import io.wattlab.proto.v1.ScheduleSpec;
@@ -47,6 +48,7 @@ public final class RunSpecs {
 
     public static final List<String> OPTIMIZERS = List.of("sgd", "adamw");
     public static final List<String> SCHEDULES = List.of("constant", "step", "cosine");
+    public static final List<String> NORMALIZE_PRESETS = List.of("none", "imagenet", "dataset", "custom");
     public static final List<String> BUILTIN_MODELS = List.of("resnet-cifar", "mobilenet-cifar");
     /** Tags every run's InfluxDB points carry already; a label of the same name would hide them. */
     public static final List<String> RESERVED_LABELS = List.of("run_id", "model", "technique", "phase");
@@ -95,6 +97,7 @@ public final class RunSpecs {
             if (!d.hasResize()) {
                 d.setResize(true);
             }
+            d.getNormalizeBuilder().setPreset(orDefault(d.getNormalize().getPreset(), "none"));
         }
         if (b.getTrainable().getSelectionCase() == TrainableSpec.SelectionCase.SELECTION_NOT_SET) {
             b.setTrainable(TrainableSpec.newBuilder().setAll(true));
@@ -197,6 +200,7 @@ public final class RunSpecs {
             throw new InvalidSpecException("spec.dataset.format", (dataset.getFormat().isEmpty() ? "missing"
                     : "unknown dataset format '" + dataset.getFormat() + "'") + " (known: " + String.join(", ", Datasets.FORMATS) + ")");
         }
+        checkNormalize(dataset.getNormalize());
         if (dataset.getFormat().equals("synthetic")) {
             return;
         }
@@ -210,6 +214,30 @@ public final class RunSpecs {
         }
         if (!Files.isReadable(path)) {
             throw new InvalidSpecException("spec.dataset.path", "not readable: " + path);
+        }
+    }
+
+    private static void checkNormalize(NormalizeSpec normalize) {
+        boolean custom = normalize.getPreset().equals("custom");
+        if (!NORMALIZE_PRESETS.contains(normalize.getPreset())) {
+            throw new InvalidSpecException("spec.dataset.normalize.preset", "unknown preset '" + normalize.getPreset()
+                    + "' (known: " + String.join(", ", NORMALIZE_PRESETS) + ")");
+        }
+        if (!custom && (normalize.getMeanCount() > 0 || normalize.getStdCount() > 0)) {
+            throw new InvalidSpecException("spec.dataset.normalize.mean", "mean and std are only read with preset custom");
+        }
+        if (custom) {
+            if (normalize.getMeanCount() == 0 || normalize.getMeanCount() != normalize.getStdCount()) {
+                throw new InvalidSpecException("spec.dataset.normalize.std", "preset custom needs as many std values as"
+                        + " mean values (one, or one per channel); got " + normalize.getMeanCount() + " and "
+                        + normalize.getStdCount());
+            }
+            for (int i = 0; i < normalize.getStdCount(); i++) {
+                if (!(normalize.getStd(i) > 0)) {
+                    throw new InvalidSpecException("spec.dataset.normalize.std", "std[" + i + "] is "
+                            + normalize.getStd(i) + "; each must be positive");
+                }
+            }
         }
     }
 

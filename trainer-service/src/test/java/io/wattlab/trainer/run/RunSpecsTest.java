@@ -3,6 +3,7 @@ package io.wattlab.trainer.run;
 import io.wattlab.proto.v1.CarbonSpec;
 import io.wattlab.proto.v1.DatasetSpec;
 import io.wattlab.proto.v1.ModelSpec;
+import io.wattlab.proto.v1.NormalizeSpec;
 import io.wattlab.proto.v1.RunSpec;
 import io.wattlab.proto.v1.TrainableSpec;
 import org.junit.jupiter.api.Test;
@@ -10,6 +11,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.function.UnaryOperator;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -135,10 +137,34 @@ class RunSpecsTest {
                 refusal(b -> b.setSchedule(b.getSchedule().toBuilder().setKind("step"))));
         assertEquals("spec.schedule.min_learning_rate: 0.5 is above the learning rate 0.01",
                 refusal(b -> b.setSchedule(b.getSchedule().toBuilder().setKind("cosine").setMinLearningRate(0.5))));
-        assertEquals("spec.compression.technique: unknown technique 'prune' (known: none)",
-                refusal(b -> b.setCompression(b.getCompression().toBuilder().setTechnique("prune"))));
+        assertEquals("spec.compression.technique: unknown technique 'zip' (known: "
+                        + String.join(", ", io.wattlab.trainer.compress.Techniques.names()) + ")",
+                refusal(b -> b.setCompression(b.getCompression().toBuilder().setTechnique("zip"))));
+        assertEquals("spec.compression.parameters.sparsity: unknown parameter",
+                refusal(b -> b.setCompression(b.getCompression().toBuilder().putParameters("sparsity", "0.5"))));
         assertTrue(refusal(b -> b.setTrainable(TrainableSpec.newBuilder().setNamePattern("conv[")))
                 .startsWith("spec.trainable.name_pattern: 'conv[' is not a regular expression"));
+    }
+
+    @Test
+    void normalisationIsAPresetOrMatchingMeansAndDeviations() {
+        assertEquals("none", RunSpecs.validate(MINIMAL).getDataset().getNormalize().getPreset());
+        assertEquals("imagenet", RunSpecs.validate(MINIMAL.toBuilder().setDataset(MINIMAL.getDataset().toBuilder()
+                .setNormalize(NormalizeSpec.newBuilder().setPreset(" ImageNet "))).build())
+                .getDataset().getNormalize().getPreset());
+        assertEquals("spec.dataset.normalize.preset: unknown preset 'zscore' (known: none, imagenet, dataset, custom)",
+                refusal(b -> b.setDataset(b.getDataset().toBuilder().setNormalize(NormalizeSpec.newBuilder()
+                        .setPreset("zscore")))));
+        assertEquals("spec.dataset.normalize.std: preset custom needs as many std values as mean values (one, or one"
+                        + " per channel); got 3 and 1",
+                refusal(b -> b.setDataset(b.getDataset().toBuilder().setNormalize(NormalizeSpec.newBuilder()
+                        .setPreset("custom").addAllMean(List.of(0.5, 0.5, 0.5)).addStd(0.2)))));
+        assertEquals("spec.dataset.normalize.std: std[1] is 0.0; each must be positive",
+                refusal(b -> b.setDataset(b.getDataset().toBuilder().setNormalize(NormalizeSpec.newBuilder()
+                        .setPreset("custom").addAllMean(List.of(0.5, 0.5)).addAllStd(List.of(0.2, 0.0))))));
+        assertEquals("spec.dataset.normalize.mean: mean and std are only read with preset custom",
+                refusal(b -> b.setDataset(b.getDataset().toBuilder().setNormalize(NormalizeSpec.newBuilder()
+                        .setPreset("imagenet").addMean(0.5)))));
     }
 
     @Test
