@@ -3,6 +3,7 @@ package io.wattlab.trainer.execute;
 import ai.onnx.proto.OnnxMl.ModelProto;
 import io.wattlab.proto.v1.ModelSpec;
 import io.wattlab.trainer.data.ImageShape;
+import io.wattlab.trainer.model.ClassifierHead;
 import io.wattlab.trainer.onnx.OnnxFormatException;
 import io.wattlab.trainer.onnx.OnnxModels;
 
@@ -10,8 +11,15 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** Reads {@code model.onnx_path}; a missing file, or one that does not parse as an ONNX model with a graph, is named. */
+/**
+ * Reads {@code model.onnx_path}; a missing file, or one that does not parse as an ONNX model with a
+ * graph, is named. With {@code model.num_classes} set, a head of another width is replaced by a
+ * freshly initialised one ({@link ClassifierHead}).
+ */
 public final class FileModelSource implements ModelSource {
+
+    /** Seed of a replaced head's initial weights, fixed so that two runs of one spec start alike. */
+    static final long HEAD_SEED = 0;
 
     @Override
     public ModelProto load(ModelSpec spec, int numClasses, ImageShape inputShape) throws ModelSourceException {
@@ -31,6 +39,14 @@ public final class FileModelSource implements ModelSource {
         if (model.getGraph().getNodeCount() == 0 || model.getOpsetImportCount() == 0) {
             throw new ModelSourceException("model file " + path + " is not an ONNX model: it holds no graph nodes"
                     + " or no opset import");
+        }
+        if (spec.getNumClasses() > 0) {
+            try {
+                model = ClassifierHead.replace(model, spec.getNumClasses(), HEAD_SEED);
+            } catch (IllegalArgumentException e) {
+                throw new ModelSourceException("model file " + path + ": model.num_classes " + spec.getNumClasses()
+                        + ": " + e.getMessage(), e);
+            }
         }
         return model;
     }
