@@ -14,6 +14,7 @@ import io.wattlab.trainer.data.DatasetException;
 import io.wattlab.trainer.model.Pretrainer;
 import io.wattlab.trainer.run.InvalidSpecException;
 import io.wattlab.trainer.run.RunExecutor;
+import io.wattlab.trainer.run.RunFinishedException;
 import io.wattlab.trainer.run.RunScheduler;
 import io.wattlab.trainer.run.RunSpecs;
 import io.wattlab.trainer.run.RunWatch;
@@ -31,6 +32,8 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.Map;
 
 /** {@code trainer-service serve | run SPEC.yaml [--json] | pretrain}: the trainer's command line. */
@@ -46,6 +49,9 @@ public final class Main {
                                      pre-train a built-in model (resnet-cifar, mobilenet-cifar) on a seeded
                                      synthetic source task and write the checkpoint a run spec can name
             configuration: environment variables WATTLAB_* (see README.md)""";
+
+    /** How long a signal waits for the cancelled run's report before the JVM exits anyway. */
+    static final long SIGNAL_GRACE_SECONDS = 60;
 
     /** Exit status of {@code run} for a run that did not succeed. */
     static final int EXIT_FAILED = 1;
@@ -151,10 +157,35 @@ public final class Main {
                             e.getEpoch(), e.getTrainLoss(), e.getTop1(), e.getEnergyJoules()));
                 }
             });
-            Run run = scheduler.awaitFinished(queued.getRunId());
-            progress.close();
-            out.print(json ? JsonFormat.printer().print(run) + "\n" : ReportTable.render(run));
-            out.flush();
+            // Ctrl-C (SIGINT) or a SIGTERM: cancel the run at its next step and let this thread print
+            // the partial report before the JVM goes; the hook waits for that, up to a bound.
+            CountDownLatch reported = new CountDownLatch(1);
+            Thread onSignal = new Thread(() -> {
+                try {
+                    scheduler.cancel(queued.getRunId());
+                    err.println("trainer-service: stopping run " + queued.getRunId() + " at its next step ...");
+                    reported.await(SIGNAL_GRACE_SECONDS, TimeUnit.SECONDS);
+                } catch (RunFinishedException | UnknownRunException e) {
+                    // finished meanwhile: the main thread prints it
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }, "trainer-service run signal");
+            Runtime.getRuntime().addShutdownHook(onSignal);
+            Run run;
+            try {
+                run = scheduler.awaitFinished(queued.getRunId());
+                progress.close();
+                out.print(json ? JsonFormat.printer().print(run) + "\n" : ReportTable.render(run));
+                out.flush();
+            } finally {
+                reported.countDown();
+            }
+            try {
+                Runtime.getRuntime().removeShutdownHook(onSignal);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook is running: it has cancelled the run, whose report is out
+            }
             if (run.getState() == RunState.RUN_STATE_SUCCEEDED) {
                 return 0;
             }

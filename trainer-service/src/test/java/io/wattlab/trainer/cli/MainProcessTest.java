@@ -117,6 +117,43 @@ class MainProcessTest {
     }
 
     @Test
+    void ctrlCCancelsTheRunAtItsNextStepAndPrintsWhatItMeasured() throws Exception {
+        Path file = spec("long.yaml", SCRIPTED.replace("script.step-millis: 10", "script.step-millis: 50, script.steps: 400"));
+        Path err = Files.createTempFile(dir, "stderr", ".txt");
+        Process process = command(Map.of("WATTLAB_TRAINER_RUNS_DIR", dir.resolve("runs").toString()), err,
+                "run", file.toString()).start();
+        java.util.concurrent.CompletableFuture<String> stdout = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+                return new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!read(err).contains("  train epoch 1 ...") && System.nanoTime() < deadline && process.isAlive()) {
+            Thread.sleep(50);
+        }
+        assertTrue(process.isAlive(), () -> "exited early: " + read(err));
+        Thread.sleep(300);
+        assertEquals(0, new ProcessBuilder("kill", "-INT", Long.toString(process.pid())).start().waitFor());
+        assertTrue(process.waitFor(60, TimeUnit.SECONDS), "trainer-service did not stop after SIGINT");
+        assertEquals(130, process.exitValue(), "the exit status of a process ended by SIGINT");
+        String table = stdout.get(10, TimeUnit.SECONDS);
+        assertTrue(table.contains("CANCELLED  resnet-cifar on synthetic, 2 epochs, cpu\nerror: cancelled by CancelRun at"
+                + " phase train, epoch 1, step "), table + "\nstderr: " + read(err));
+        assertTrue(table.contains("\nenergy ") && !table.contains("energy             0.0 J"), table);
+        assertTrue(read(err).contains("trainer-service: stopping run "), read(err));
+    }
+
+    private static String read(Path p) {
+        try {
+            return Files.readString(p);
+        } catch (IOException e) {
+            return e.toString();
+        }
+    }
+
+    @Test
     void aBadSpecExitsTwoWithOneLineNamingTheFileAndTheField() throws Exception {
         Path optimizer = spec("adam.yaml", SCRIPTED + "optimizer: {name: adam}\n");
         Result r = run(Map.of(), "run", optimizer.toString());
