@@ -62,7 +62,8 @@ public final class StructuredPruning implements CompressionPass {
     }
     ChannelSurgery.apply(graph, cuts);
     graph.removeUnused();
-    return Compressed.of(graph.toModel(), details);
+    // The model's own header (IR version, opset imports of other domains, metadata) stays.
+    return Compressed.of(model.toBuilder().setGraph(graph.toGraphProto()).build(), details);
   }
 
   /** The channels this pass removes from a graph's groups (the groups of {@code ChannelAnalysis.run}). */

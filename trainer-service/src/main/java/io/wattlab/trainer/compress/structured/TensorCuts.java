@@ -78,12 +78,16 @@ final class TensorCuts {
   static double[] norms(TensorProto t, int axis, long offset, long block, int channels, boolean l2) {
     long[] dims = Tensors.dims(t);
     long inner = strides(dims)[axis];
-    double[] v = Tensors.toDoubles(t);
     double[] sums = new double[channels];
-    for (int i = 0; i < v.length; i++) {
+    boolean isFloat = t.getDataType() == Tensors.FLOAT;
+    float[] f = isFloat ? Tensors.toFloats(t) : null;
+    double[] d = isFloat ? null : Tensors.toDoubles(t);
+    int size = isFloat ? f.length : d.length;
+    for (int i = 0; i < size; i++) {
       long index = (i / inner) % dims[axis] - offset;
       if (index >= 0 && index < channels * block) {
-        sums[(int) (index / block)] += l2 ? v[i] * v[i] : Math.abs(v[i]);
+        double v = isFloat ? f[i] : d[i];
+        sums[(int) (index / block)] += l2 ? v * v : Math.abs(v);
       }
     }
     if (l2) {

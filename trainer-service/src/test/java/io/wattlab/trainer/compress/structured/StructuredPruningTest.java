@@ -185,6 +185,58 @@ class StructuredPruningTest {
     assertTrue(relativeError(run(model, x, 1, 3, 8, 8).values(), zeroed.values()) > 1e-2);
   }
 
+  /**
+   * The weakest channels go, by the chosen norm, summed over a coupled group: in group {a, b} (an
+   * Add joins them) a alone would lose channel 0 by L1 (3 < 5.4), but with b's norms added channel 1
+   * is the weaker; in c a single large weight (L1 3, L2 3) against two middling ones (L1 3.6, L2 2.55)
+   * loses by L1 and wins by L2.
+   */
+  @Test
+  void theWeakestChannelsGoByTheChosenNormSummedOverTheGroup() {
+    float[] spike = new float[27];
+    spike[13] = 3;
+    float[] spread = new float[27];
+    java.util.Arrays.fill(spread, 0.2f);
+    float[] spread3 = new float[27];
+    java.util.Arrays.fill(spread3, 0.3f);
+    float[] unit = new float[27];
+    unit[0] = 1;
+    Graph g = new Graph(14);
+    g.addInput("x", new TensorType(Tensors.FLOAT, new long[] {1, 3, 4, 4}));
+    g.addInitializer(Tensors.floats("wa", new long[] {2, 3, 3, 3}, concat(spike, spread)));
+    g.addInitializer(Tensors.floats("wb", new long[] {2, 3, 3, 3}, concat(spread3, unit)));
+    g.addInitializer(Tensors.floats("wc", new long[] {2, 2, 1, 1}, new float[] {3, 0, 1.8f, 1.8f}));
+    g.addInitializer(weights("w3", new Random(3), 10, 2));
+    GraphBuilder b = new GraphBuilder(g, "");
+    var pads = Attrs.ints("pads", 1, 1, 1, 1);
+    g.addNode(new Node("a", "Conv", "", List.of("x", "wa"), List.of("a_out"), Map.of("pads", pads)));
+    g.addNode(new Node("b", "Conv", "", List.of("x", "wb"), List.of("b_out"), Map.of("pads", pads)));
+    g.addNode(new Node("c", "Conv", "", List.of(b.add(b.op("Relu", "a_out"), "b_out"), "wc"), List.of("c_out"),
+        Map.of()));
+    String features = b.op("Flatten", b.op("GlobalAveragePool", b.op("Relu", "c_out")));
+    b.opInto("logits", "Gemm", List.of(features, "w3"), Attrs.i("transB", 1));
+    g.outputs().put("logits", new TensorType(Tensors.FLOAT, new long[] {1, 10}));
+    g.sortTopologically();
+
+    assertEquals(Map.of("a", List.of(1), "c", List.of(0)), cutsByFirstProducer(g, pass("norm", "l1")));
+    assertEquals(Map.of("a", List.of(1), "c", List.of(1)), cutsByFirstProducer(g, pass("norm", "l2")));
+    assertEquals(Map.of("a", List.of(1), "c", List.of(0)), cutsByFirstProducer(g, pass()), "l1 by default");
+  }
+
+  private static Map<String, List<Integer>> cutsByFirstProducer(Graph g, StructuredPruning pass) {
+    Map<String, List<Integer>> m = new java.util.TreeMap<>();
+    for (Cut cut : pass.choose(g, ChannelAnalysis.run(g))) {
+      m.put(cut.group().producers().get(0).node().name(), java.util.Arrays.stream(cut.channels()).boxed().toList());
+    }
+    return m;
+  }
+
+  private static float[] concat(float[] a, float[] b) {
+    float[] v = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, v, a.length, b.length);
+    return v;
+  }
+
   @Test
   void aModelWithNothingPrunableIsLeftAsItIs() {
     Graph g = new Graph(14);
