@@ -33,7 +33,7 @@ public record ChannelGroup(int id, int channels, List<Member> members, String le
   /** One node input holding the group's channels along one axis. */
   public record Member(Role role, Node node, int input, int axis, long offset, long block) {
 
-    /** The axis indices that hold channel c. */
+    /** Where channel c starts along the axis; it holds {@code block} indices from there. */
     public long first(int channel) {
       return offset + channel * block;
     }

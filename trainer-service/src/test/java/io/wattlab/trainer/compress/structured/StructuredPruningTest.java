@@ -237,6 +237,18 @@ class StructuredPruningTest {
     return v;
   }
 
+  /** A grouped (not depthwise) Conv is not followed: the groups it reads and writes stay whole. */
+  @Test
+  void aGroupedConvLeavesTheChannelsAroundItAlone() throws Exception {
+    ModelProto tiny = TorchExports.model("tiny", 16, 10);
+    var out = pass().apply(tiny);
+    assertSame(tiny, out.model());
+    assertEquals("3", out.details().get("groups_found"));
+    assertEquals("Conv at node /4/Conv is grouped (2 groups) (2 groups); reaches graph output logits (1 group)",
+        out.details().get("left_alone"));
+    assertEquals("nothing prunable: every channel group is left alone", out.details().get("note"));
+  }
+
   @Test
   void aModelWithNothingPrunableIsLeftAsItIs() {
     Graph g = new Graph(14);
