@@ -24,7 +24,7 @@ import io.wattlab.trainer.graph.Graph;
 import io.wattlab.trainer.graph.GraphBuilder;
 import io.wattlab.trainer.graph.Node;
 import io.wattlab.trainer.graph.TensorType;
-import io.wattlab.trainer.model.ModelFacts;
+import io.wattlab.trainer.model.BuiltinModels;
 import io.wattlab.trainer.onnx.Tensors;
 import io.wattlab.trainer.testing.TorchExports;
 import io.wattlab.trainer.train.ExecutionConfig;
@@ -41,6 +41,7 @@ import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Structured pruning on torchvision exports (32 px) and a small hand-built graph. The surgery's
@@ -74,20 +75,7 @@ class StructuredPruningTest {
   @CsvSource({"resnet18, 13", "mobilenet_v2, 26", "efficientnet_b0, 41", "densenet121, 121"})
   void theShrunkNetworkEqualsTheOriginalWithTheRemovedChannelsZeroed(String name, int groups) throws Exception {
     ModelProto original = TorchExports.model(name, 32, 10);
-    StructuredPruning pass = pass("sparsity", "0.5");
-    PassReport.Outcome outcome = PassReport.run(pass, original);
-    ModelProto pruned = outcome.compressed().model();
-    float[] x = image(1, 3, 32, 32, 5);
-
-    Run shrunk = run(pruned, x, 1, 3, 32, 32);
-    assertArrayEquals(new long[] {1, 10}, shrunk.shape(), "output shape");
-    Run zeroed = run(zeroed(original, pass), x, 1, 3, 32, 32);
-    Run untouched = run(original, x, 1, 3, 32, 32);
-    double err = relativeError(shrunk.values(), zeroed.values());
-    assertTrue(err < 1e-4, name + ": shrunk vs zeroed original, relative error " + err);
-    assertTrue(relativeError(untouched.values(), zeroed.values()) > 1e-2,
-        name + ": zeroing the chosen channels must change the network, or the comparison proves nothing");
-
+    PassReport.Outcome outcome = shrinkAndCompareWithZeroed(name, original);
     PassReport r = outcome.report();
     Map<String, String> d = r.details();
     System.out.printf("prune_structured 0.5 %s: MACs %,d -> %,d (-%.1f%%), parameters %,d -> %,d (-%.1f%%), %s%n",
@@ -100,6 +88,31 @@ class StructuredPruningTest {
     assertEquals(Integer.parseInt(d.get("groups_found")),
         Integer.parseInt(d.get("groups_pruned")) + Integer.parseInt(d.get("groups_left_alone")));
     assertTrue(d.get("left_alone").contains("reaches graph output logits"), d.get("left_alone"));
+  }
+
+  /** The built-in models (what the compression benchmark trains) prune the same way. */
+  @ParameterizedTest
+  @ValueSource(strings = {"resnet-cifar", "mobilenet-cifar"})
+  void theBuiltInModelsShrinkToo(String name) throws Exception {
+    PassReport r = shrinkAndCompareWithZeroed(name, BuiltinModels.create(name, 10, 3, 32, 32, 7)).report();
+    assertTrue(r.after().macsPerImage() < 0.7 * r.before().macsPerImage(), name + " MACs " + r);
+    assertEquals("reaches graph output logits (1 group)", r.details().get("left_alone"));
+  }
+
+  /** Prunes half the channels; the result loads, keeps [1, 10] logits and equals the zeroed original. */
+  private static PassReport.Outcome shrinkAndCompareWithZeroed(String name, ModelProto original) throws Exception {
+    StructuredPruning pass = pass("sparsity", "0.5");
+    PassReport.Outcome outcome = PassReport.run(pass, original);
+    float[] x = image(1, 3, 32, 32, 5);
+    Run shrunk = run(outcome.compressed().model(), x, 1, 3, 32, 32);
+    assertArrayEquals(new long[] {1, 10}, shrunk.shape(), "output shape");
+    Run zeroed = run(zeroed(original, pass), x, 1, 3, 32, 32);
+    Run untouched = run(original, x, 1, 3, 32, 32);
+    double err = relativeError(shrunk.values(), zeroed.values());
+    assertTrue(err < 1e-4, name + ": shrunk vs zeroed original, relative error " + err);
+    assertTrue(relativeError(untouched.values(), zeroed.values()) > 1e-2,
+        name + ": zeroing the chosen channels must change the network, or the comparison proves nothing");
+    return outcome;
   }
 
   @Test
