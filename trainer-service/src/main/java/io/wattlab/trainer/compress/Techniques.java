@@ -21,6 +21,7 @@ public final class Techniques {
   private static Map<String, Function<PassParameters, CompressionPass>> factories() {
     Map<String, Function<PassParameters, CompressionPass>> m = new LinkedHashMap<>();
     m.put(NONE, NoCompression::new);
+    m.put("prune_structured", io.wattlab.trainer.compress.structured.StructuredPruning::new);
     return Map.copyOf(m);
   }
 
