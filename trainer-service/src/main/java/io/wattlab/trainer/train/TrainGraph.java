@@ -12,6 +12,11 @@ import java.util.Map;
 public record TrainGraph(ModelProto model, String imageInput, long[] imageDims, String labelsInput,
     String learningRateInput, String lossOutput, List<StateSlot> state, Map<String, String> gradientOutputs) {
 
+  /** Whether the graph takes the teacher's logits ({@link TrainStepBuilder#TEACHER_LOGITS}): built to distil. */
+  public boolean takesTeacherLogits() {
+    return model.getGraph().getInputList().stream().anyMatch(i -> i.getName().equals(TrainStepBuilder.TEACHER_LOGITS));
+  }
+
   /** What a state tensor is, which decides what export keeps of it. */
   public enum StateKind { PARAMETER, STATISTIC, OPTIMIZER }
 

@@ -122,7 +122,7 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
             labels = new long[count];
         }
         split.fill(order, from, count, images, labels, seed);
-        return new Batch(epoch, index, images, labels, shape);
+        return new Batch(epoch, index, images, labels, shape, java.util.Arrays.copyOfRange(order, from, from + count));
     }
 
     /** Number of batches this epoch yields in all. */
