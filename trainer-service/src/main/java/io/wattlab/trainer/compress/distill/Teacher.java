@@ -7,7 +7,9 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import io.wattlab.trainer.compress.CompressionException;
 import io.wattlab.trainer.data.batch.Batch;
+import io.wattlab.trainer.graph.Graph;
 import io.wattlab.trainer.graph.ShapeInference;
+import io.wattlab.trainer.graph.TensorType;
 import io.wattlab.trainer.onnx.OnnxFormatException;
 import io.wattlab.trainer.onnx.OnnxModels;
 import io.wattlab.trainer.onnx.Tensors;
@@ -115,7 +117,11 @@ public final class Teacher implements AutoCloseable {
           + ": the teacher must take the student's images and give its classes");
     }
     int imageLength = (int) (Tensors.numel(studentIn) / batch);
-    OrtSession session = Sessions.open(teacher.graph().toModel(), execution);
+    // The inference graph as prepared (BatchNorm on running statistics), its output declared at
+    // the fixed batch size rather than the export's (often 1), which ONNX Runtime warns about.
+    Graph g = teacher.copyOfGraph();
+    g.outputs().put(teacher.logits(), new TensorType(Tensors.FLOAT, teacherOut));
+    OrtSession session = Sessions.open(g.toModel(), execution);
     try {
       FloatBuffer buf = ByteBuffer.allocateDirect(batch * imageLength * 4).order(ByteOrder.nativeOrder())
           .asFloatBuffer();
