@@ -12,6 +12,7 @@ import io.wattlab.trainer.onnx.Tensors;
 import io.wattlab.trainer.testing.TorchExports;
 import io.wattlab.trainer.train.ExecutionConfig;
 import io.wattlab.trainer.train.ForwardModel;
+import io.wattlab.trainer.train.KStepGraph;
 import io.wattlab.trainer.train.TrainConfig;
 import io.wattlab.trainer.train.TrainStepBuilder;
 import io.wattlab.trainer.train.Trainer;
@@ -166,7 +167,7 @@ class DistillationLossTest {
   }
 
   @Test
-  void aDistillingGraphWantsTeacherLogitsAndAPlainOneRefusesThem() {
+  void aDistillingGraphWantsTeacherLogitsAndAPlainOneOrAKStepLoopRefusesThem() {
     float[] logits = new float[BATCH * CLASSES];
     TrainConfig plain = TrainConfig.sgd(BATCH, 0);
     try (Trainer distilling = new Trainer(TrainStepBuilder.build(logitsAsParameter(logits),
@@ -179,6 +180,9 @@ class DistillationLossTest {
       assertTrue(e.getMessage().contains("expected 20 values, got 3"), e.getMessage());
       e = assertThrows(TrainingException.class, () -> ce.step(logits, new long[BATCH], logits, 0.1f));
       assertTrue(e.getMessage().contains("does not distil"), e.getMessage());
+      IllegalArgumentException k = assertThrows(IllegalArgumentException.class,
+          () -> KStepGraph.build(distilling.graph(), 2));
+      assertTrue(k.getMessage().contains("cannot wrap a distilling step"), k.getMessage());
     }
   }
 
