@@ -72,9 +72,7 @@ public final class Trainer implements AutoCloseable {
       lossBuf = direct(1);
       loss = OnnxTensor.createTensor(env, lossBuf, new long[0]);
       if (graph.takesTeacherLogits()) {
-        long[] dims = graph.model().getGraph().getInputList().stream()
-            .filter(i -> i.getName().equals(TrainStepBuilder.TEACHER_LOGITS)).findFirst().orElseThrow()
-            .getType().getTensorType().getShape().getDimList().stream().mapToLong(d -> d.getDimValue()).toArray();
+        long[] dims = graph.teacherLogitsDims();
         teacherBuf = direct((int) Tensors.numel(dims));
         teacher = OnnxTensor.createTensor(env, teacherBuf, dims);
       } else {
