@@ -1,5 +1,7 @@
 package io.wattlab.trainer.compress;
 
+import io.wattlab.trainer.compress.distill.DistillationPass;
+import io.wattlab.trainer.compress.structured.StructuredPruning;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -21,7 +23,8 @@ public final class Techniques {
   private static Map<String, Function<PassParameters, CompressionPass>> factories() {
     Map<String, Function<PassParameters, CompressionPass>> m = new LinkedHashMap<>();
     m.put(NONE, NoCompression::new);
-    m.put("prune_structured", io.wattlab.trainer.compress.structured.StructuredPruning::new);
+    m.put("prune_structured", StructuredPruning::new);
+    m.put(DistillationPass.TECHNIQUE, DistillationPass::new);
     return Map.copyOf(m);
   }
 
@@ -37,13 +40,20 @@ public final class Techniques {
    * @throws InvalidCompressionException naming {@code technique} or {@code parameters.KEY}
    */
   public static CompressionPass create(String technique, Map<String, String> parameters) {
+    return create(technique, new PassParameters(parameters));
+  }
+
+  /**
+   * As {@link #create(String, Map)}, for parameters already read into a {@link PassParameters},
+   * such as a nested technique's ({@link PassParameters#nested}).
+   */
+  public static CompressionPass create(String technique, PassParameters p) {
     String name = technique == null || technique.isBlank() ? NONE : technique.strip().toLowerCase(Locale.ROOT);
     Function<PassParameters, CompressionPass> factory = FACTORIES.get(name);
     if (factory == null) {
       throw new InvalidCompressionException("technique", "unknown technique '" + technique + "' (known: "
           + String.join(", ", names()) + ")");
     }
-    PassParameters p = new PassParameters(parameters);
     CompressionPass pass = factory.apply(p);
     p.rejectUnread();
     return pass;

@@ -20,6 +20,8 @@ import io.wattlab.trainer.compress.CompressionPass;
 import io.wattlab.trainer.compress.InvalidCompressionException;
 import io.wattlab.trainer.compress.PassReport;
 import io.wattlab.trainer.compress.Techniques;
+import io.wattlab.trainer.compress.distill.DistillationPass;
+import io.wattlab.trainer.compress.distill.Teacher;
 import io.wattlab.trainer.data.Dataset;
 import io.wattlab.trainer.data.DatasetException;
 import io.wattlab.trainer.data.DatasetMismatchException;
@@ -120,6 +122,7 @@ final class RunExecution {
     private ForwardModel forward;
     private Trainer trainer;
     private Evaluator evaluator;
+    private Teacher teacher;
     private Map<String, float[]> initialState;
     private ModelProto loaded;
 
@@ -179,6 +182,9 @@ final class RunExecution {
             }
             if (evaluator != null) {
                 evaluator.close();
+            }
+            if (teacher != null) {
+                teacher.close();
             }
         }
         return finish("SUCCEEDED");
@@ -255,6 +261,17 @@ final class RunExecution {
                 settings.intraOpThreads());
         TrainConfig config = new TrainConfig(batch, spec.getLabelSmoothing(), optimizer(), trainable(),
                 spec.getClipGradNorm(), false);
+        if (pass instanceof DistillationPass d) {
+            config = config.withDistillation(d.loss());
+            try {
+                teacher = Teacher.open(Teacher.model(d.teacherPath(), loaded), d.teacherPath().isEmpty()
+                        ? DistillationPass.RUN_MODEL : d.teacherPath(), forward, dataset.train().size(),
+                        !dataset.train().augmented(), execution);
+            } catch (CompressionException e) {
+                throw new Stop("compress: distill: " + e.getMessage(), false, e);
+            }
+            report.putAllCompression(teacher.reportEntries());
+        }
         trainer = new Trainer(TrainStepBuilder.build(forward, config), execution);
         trainer.constrain(constraints);
         evaluator = new Evaluator(forward, batch, dataset.numClasses(), execution);
@@ -282,7 +299,9 @@ final class RunExecution {
                                 + batches.batches(), true, null);
                     }
                     Batch b = batches.next();
-                    float loss = trainer.step(b.images(), b.labels(), (float) rate);
+                    // The teacher's forward passes are part of the train phase's time and energy.
+                    float loss = teacher == null ? trainer.step(b.images(), b.labels(), (float) rate)
+                            : trainer.step(b.images(), b.labels(), teacher.logits(b), (float) rate);
                     steps++;
                     if (!Float.isFinite(loss)) {
                         throw new Stop("loss became NaN at epoch " + epoch + ", step " + steps
@@ -294,6 +313,9 @@ final class RunExecution {
             ClassificationMetrics.Result eval = evaluator.evaluate(evalState(), dataset.test(),
                     settings.epochEvalImages());
             long samples = (long) steps * batchSize();
+            if (teacher != null) {
+                report.putAllCompression(teacher.reportEntries());
+            }
             EnergySummary energy = endPhase();
             trainJoules += energy.getEnergyJoules();
             trainSamples += samples;

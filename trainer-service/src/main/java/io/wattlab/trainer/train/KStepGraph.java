@@ -38,6 +38,10 @@ public record KStepGraph(ModelProto model, int steps, TrainGraph step, String im
     if (k < 1) {
       throw new IllegalArgumentException("K must be >= 1, got " + k);
     }
+    if (step.takesTeacherLogits()) {
+      // The loop gathers images and labels per iteration only; a distilling step needs its own.
+      throw new IllegalArgumentException("a K-step graph cannot wrap a distilling step (it has no teacher logits input)");
+    }
     Graph body = Graph.fromModel(step.model());
     Graph main = new Graph(body.opset());
     main.setName("train_k" + k);

@@ -2,11 +2,34 @@ package io.wattlab.trainer.train;
 
 /**
  * How a train-step graph is built: batch size (fixed per graph), loss label smoothing,
- * optimizer, trainable set, gradient clipping by global norm (0 = off), and whether the
- * graph also outputs every parameter gradient (for checks).
+ * optimizer, trainable set, gradient clipping by global norm (0 = off), whether the graph also
+ * outputs every parameter gradient (for checks), and knowledge distillation (null: the plain
+ * cross-entropy loss).
  */
 public record TrainConfig(int batchSize, double labelSmoothing, Optimizer optimizer, TrainableSet trainable,
-    double clipGradNorm, boolean outputGradients) {
+    double clipGradNorm, boolean outputGradients, Distillation distillation) {
+
+  /**
+   * Knowledge distillation's loss, α·CE + (1−α)·T²·KL(softmax(teacher/T) ‖ softmax(student/T)),
+   * with the teacher's logits as an extra graph input (Hinton, Vinyals and Dean 2015).
+   */
+  public record Distillation(double alpha, double temperature) {
+
+    public Distillation {
+      if (!(alpha >= 0 && alpha <= 1)) {
+        throw new IllegalArgumentException("distillation alpha must be in [0, 1], got " + alpha);
+      }
+      if (!(temperature > 0) || Double.isInfinite(temperature)) {
+        throw new IllegalArgumentException("distillation temperature must be > 0, got " + temperature);
+      }
+    }
+  }
+
+  /** Without distillation. */
+  public TrainConfig(int batchSize, double labelSmoothing, Optimizer optimizer, TrainableSet trainable,
+      double clipGradNorm, boolean outputGradients) {
+    this(batchSize, labelSmoothing, optimizer, trainable, clipGradNorm, outputGradients, null);
+  }
 
   public TrainConfig {
     if (batchSize < 1) {
@@ -22,22 +45,27 @@ public record TrainConfig(int batchSize, double labelSmoothing, Optimizer optimi
   }
 
   public TrainConfig withOutputGradients(boolean on) {
-    return new TrainConfig(batchSize, labelSmoothing, optimizer, trainable, clipGradNorm, on);
+    return new TrainConfig(batchSize, labelSmoothing, optimizer, trainable, clipGradNorm, on, distillation);
   }
 
   public TrainConfig withOptimizer(Optimizer o) {
-    return new TrainConfig(batchSize, labelSmoothing, o, trainable, clipGradNorm, outputGradients);
+    return new TrainConfig(batchSize, labelSmoothing, o, trainable, clipGradNorm, outputGradients, distillation);
   }
 
   public TrainConfig withTrainable(TrainableSet t) {
-    return new TrainConfig(batchSize, labelSmoothing, optimizer, t, clipGradNorm, outputGradients);
+    return new TrainConfig(batchSize, labelSmoothing, optimizer, t, clipGradNorm, outputGradients, distillation);
   }
 
   public TrainConfig withClipGradNorm(double maxNorm) {
-    return new TrainConfig(batchSize, labelSmoothing, optimizer, trainable, maxNorm, outputGradients);
+    return new TrainConfig(batchSize, labelSmoothing, optimizer, trainable, maxNorm, outputGradients, distillation);
   }
 
   public TrainConfig withLabelSmoothing(double s) {
-    return new TrainConfig(batchSize, s, optimizer, trainable, clipGradNorm, outputGradients);
+    return new TrainConfig(batchSize, s, optimizer, trainable, clipGradNorm, outputGradients, distillation);
+  }
+
+  /** The same graph with the distillation loss (null: plain cross-entropy). */
+  public TrainConfig withDistillation(Distillation d) {
+    return new TrainConfig(batchSize, labelSmoothing, optimizer, trainable, clipGradNorm, outputGradients, d);
   }
 }

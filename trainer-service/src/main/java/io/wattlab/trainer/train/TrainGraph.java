@@ -12,6 +12,18 @@ import java.util.Map;
 public record TrainGraph(ModelProto model, String imageInput, long[] imageDims, String labelsInput,
     String learningRateInput, String lossOutput, List<StateSlot> state, Map<String, String> gradientOutputs) {
 
+  /** Whether the graph takes the teacher's logits ({@link TrainStepBuilder#TEACHER_LOGITS}): built to distil. */
+  public boolean takesTeacherLogits() {
+    return teacherLogitsDims().length > 0;
+  }
+
+  /** The teacher logits input's shape, [batch, classes]; empty when the graph does not distil. */
+  public long[] teacherLogitsDims() {
+    return model.getGraph().getInputList().stream().filter(i -> i.getName().equals(TrainStepBuilder.TEACHER_LOGITS))
+        .findFirst().map(i -> i.getType().getTensorType().getShape().getDimList().stream()
+            .mapToLong(d -> d.getDimValue()).toArray()).orElse(new long[0]);
+  }
+
   /** What a state tensor is, which decides what export keeps of it. */
   public enum StateKind { PARAMETER, STATISTIC, OPTIMIZER }
 

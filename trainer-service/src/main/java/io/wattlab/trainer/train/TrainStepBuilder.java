@@ -22,12 +22,15 @@ import java.util.Set;
 
 /**
  * Derives a single train-step graph from a prepared forward model: training-mode BatchNorm as
- * primitive ops, softmax cross-entropy, backward, optional global-norm clipping, optimizer update.
+ * primitive ops, softmax cross-entropy (or the distillation loss, with the teacher's logits as an
+ * input), backward, optional global-norm clipping, optimizer update.
  */
 public final class TrainStepBuilder {
   public static final String LABELS = "labels";
   public static final String LEARNING_RATE = "lr";
   public static final String LOSS = "loss";
+  /** The teacher's logits [batch, classes], an input only of graphs built with distillation. */
+  public static final String TEACHER_LOGITS = "teacher_logits";
 
   private TrainStepBuilder() {}
 
@@ -46,7 +49,13 @@ public final class TrainStepBuilder {
         b.constant(Tensors.FLOAT, new long[] {2}, eps / classes, 1 - eps + eps / classes)), Attrs.i("axis", -1));
     String logp = b.op("LogSoftmax", List.of(forward.logits()), Attrs.i("axis", 1));
     String perSample = b.reduceSum(b.mul(target, logp), false, 1);
-    b.opInto(LOSS, "Neg", List.of(b.op("ReduceMean", List.of(perSample), Attrs.i("keepdims", 0))));
+    if (config.distillation() == null) {
+      b.opInto(LOSS, "Neg", List.of(b.op("ReduceMean", List.of(perSample), Attrs.i("keepdims", 0))));
+    } else {
+      String ce = b.neg(b.op("ReduceMean", List.of(perSample), Attrs.i("keepdims", 0)));
+      g.addInput(TEACHER_LOGITS, new TensorType(Tensors.FLOAT, new long[] {config.batchSize(), classes}));
+      distillationLoss(b, config.distillation(), ce, forward.logits());
+    }
 
     List<String> trainable = select(forward, config.trainable());
     List<StateSlot> state = new ArrayList<>();
@@ -101,6 +110,26 @@ public final class TrainStepBuilder {
     g.removeUnused();
     return new TrainGraph(g.toModel(), forward.input(), g.inputs().get(forward.input()).dims(), LABELS,
         LEARNING_RATE, LOSS, state, gradientOutputs);
+  }
+
+  /**
+   * loss = α·ce + (1−α)·T²·mean over the batch of KL(p ‖ q), p = softmax(teacher/T),
+   * q = softmax(student/T); the T² keeps the soft term's gradients the size of the hard term's
+   * as T changes (Hinton, Vinyals and Dean 2015, section 2). KL is written out with log p, so
+   * the loss is the divergence itself (zero when student and teacher agree), not only its
+   * student-dependent part.
+   */
+  private static void distillationLoss(GraphBuilder b, TrainConfig.Distillation d, String ce, String logits) {
+    String t = b.scalar(d.temperature(), Tensors.FLOAT);
+    String logq = b.op("LogSoftmax", List.of(b.div(logits, t)), Attrs.i("axis", 1));
+    String teacher = b.div(TEACHER_LOGITS, t);
+    String logp = b.op("LogSoftmax", List.of(teacher), Attrs.i("axis", 1));
+    String p = b.op("Softmax", List.of(teacher), Attrs.i("axis", 1));
+    String kl = b.reduceSum(b.mul(p, b.sub(logp, logq)), false, 1);
+    String soft = b.op("ReduceMean", List.of(kl), Attrs.i("keepdims", 0));
+    double softWeight = (1 - d.alpha()) * d.temperature() * d.temperature();
+    b.opInto(LOSS, "Add", List.of(b.mul(ce, b.scalar(d.alpha(), Tensors.FLOAT)),
+        b.mul(soft, b.scalar(softWeight, Tensors.FLOAT))));
   }
 
   static List<String> select(ForwardModel forward, TrainableSet set) {

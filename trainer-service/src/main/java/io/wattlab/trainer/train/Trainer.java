@@ -37,6 +37,8 @@ public final class Trainer implements AutoCloseable {
   private final OnnxTensor labels;
   private final OnnxTensor lr;
   private final OnnxTensor loss;
+  private final FloatBuffer teacherBuf;
+  private final OnnxTensor teacher;
   private final Map<String, FloatBuffer> gradientBufs = new LinkedHashMap<>();
   private final Map<String, OnnxTensor> gradientTensors = new LinkedHashMap<>();
   private final Map<ParameterConstraint, List<String>> constraints = new LinkedHashMap<>();
@@ -69,6 +71,14 @@ public final class Trainer implements AutoCloseable {
       lr = OnnxTensor.createTensor(env, lrBuf, new long[0]);
       lossBuf = direct(1);
       loss = OnnxTensor.createTensor(env, lossBuf, new long[0]);
+      if (graph.takesTeacherLogits()) {
+        long[] dims = graph.teacherLogitsDims();
+        teacherBuf = direct((int) Tensors.numel(dims));
+        teacher = OnnxTensor.createTensor(env, teacherBuf, dims);
+      } else {
+        teacherBuf = null;
+        teacher = null;
+      }
       for (var e : graph.gradientOutputs().entrySet()) {
         StateSlot s = slot(e.getKey());
         FloatBuffer buf = direct(s.initial().length);
@@ -91,6 +101,29 @@ public final class Trainer implements AutoCloseable {
 
   /** One optimizer step on a batch (NCHW floats, one label per image); returns the batch loss. */
   public float step(float[] images, long[] labelValues, float learningRate) {
+    if (teacher != null) {
+      throw new TrainingException("this train graph distils: give the teacher's logits with each step");
+    }
+    return run(images, labelValues, learningRate);
+  }
+
+  /**
+   * One optimizer step of a graph built with distillation: {@code teacherLogits} are the
+   * teacher's logits for the batch's images, [batch, classes] row by row.
+   */
+  public float step(float[] images, long[] labelValues, float[] teacherLogits, float learningRate) {
+    if (teacher == null) {
+      throw new TrainingException("this train graph does not distil (built without TrainConfig.distillation)");
+    }
+    if (teacherLogits.length != teacherBuf.capacity()) {
+      throw new TrainingException("teacher logits: expected " + teacherBuf.capacity() + " values, got "
+          + teacherLogits.length);
+    }
+    teacherBuf.put(0, teacherLogits);
+    return run(images, labelValues, learningRate);
+  }
+
+  private float run(float[] images, long[] labelValues, float learningRate) {
     imageBuf.put(0, images);
     labelBuf.put(0, labelValues);
     lrBuf.put(0, learningRate);
@@ -98,6 +131,9 @@ public final class Trainer implements AutoCloseable {
     inputs.put(graph.imageInput(), image);
     inputs.put(graph.labelsInput(), labels);
     inputs.put(graph.learningRateInput(), lr);
+    if (teacher != null) {
+      inputs.put(TrainStepBuilder.TEACHER_LOGITS, teacher);
+    }
     Map<String, OnnxValue> outputs = new LinkedHashMap<>();
     outputs.put(graph.lossOutput(), loss);
     for (int i = 0; i < state.size(); i++) {
@@ -226,6 +262,9 @@ public final class Trainer implements AutoCloseable {
     labels.close();
     lr.close();
     loss.close();
+    if (teacher != null) {
+      teacher.close();
+    }
     gradientTensors.values().forEach(OnnxTensor::close);
     try {
       session.close();

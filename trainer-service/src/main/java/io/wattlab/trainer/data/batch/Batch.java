@@ -13,10 +13,16 @@ import java.nio.FloatBuffer;
  * @param images     {@code size() × imageShape.length()} values
  * @param labels     one class index per image
  * @param imageShape the shape of each image
+ * @param indices    each image's index in its split, which tells one image's results from
+ *                   another's across epochs (such as a teacher's logits kept for it)
  */
-public record Batch(int epoch, int index, float[] images, long[] labels, ImageShape imageShape) {
+public record Batch(int epoch, int index, float[] images, long[] labels, ImageShape imageShape, int[] indices) {
 
     public Batch {
+        if (indices.length != labels.length) {
+            throw new IllegalArgumentException(labels.length + " labels need as many split indices, got "
+                    + indices.length);
+        }
         if ((long) labels.length * imageShape.length() != images.length) {
             throw new IllegalArgumentException(labels.length + " labels of " + imageShape + " images need "
                     + (long) labels.length * imageShape.length() + " floats, got " + images.length);

@@ -3,6 +3,7 @@ package io.wattlab.trainer.data.batch;
 import io.wattlab.trainer.data.ImageShape;
 import io.wattlab.trainer.data.Split;
 
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.NoSuchElementException;
 import java.util.concurrent.CancellationException;
@@ -122,7 +123,7 @@ public final class BatchIterator implements Iterator<Batch>, AutoCloseable {
             labels = new long[count];
         }
         split.fill(order, from, count, images, labels, seed);
-        return new Batch(epoch, index, images, labels, shape);
+        return new Batch(epoch, index, images, labels, shape, Arrays.copyOfRange(order, from, from + count));
     }
 
     /** Number of batches this epoch yields in all. */

@@ -54,7 +54,7 @@ class BatchLoaderTest {
         }
     }
 
-    /** The indices an epoch delivered, read back from the pixel values, checking labels on the way. */
+    /** The indices an epoch delivered, read back from the pixel values, checking labels and Batch.indices on the way. */
     private static List<Integer> deliveredIndices(BatchLoader loader, int epoch) {
         List<Integer> seen = new ArrayList<>();
         try (BatchIterator batches = loader.epoch(epoch)) {
@@ -67,6 +67,7 @@ class BatchLoaderTest {
                 for (int i = 0; i < batch.size(); i++) {
                     int index = Math.round(batch.images()[i * SHAPE.length()] * 255);
                     assertEquals(index % 5, batch.labels()[i], "label of image " + index);
+                    assertEquals(index, batch.indices()[i], "the batch names the split index of its image " + i);
                     seen.add(index);
                 }
             }
