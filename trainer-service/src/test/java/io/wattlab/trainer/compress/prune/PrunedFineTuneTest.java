@@ -118,4 +118,50 @@ class PrunedFineTuneTest {
       assertEquals(prunedCount, checked);
     }
   }
+
+  /** Gradual pruning through the executor: the pass leaves the model dense, training ends at the final sparsity. */
+  @Test
+  void gradualPruningReachesItsFinalSparsityInTheTrainedModel() throws Exception {
+    Path runs = Files.createTempDirectory(Files.createDirectories(Path.of("target", "runs")), "prune-");
+    Path model = TorchExports.file("tiny", 16, 10);
+    RunSpec spec = RunSpec.newBuilder()
+        .setModel(ModelSpec.newBuilder().setOnnxPath(model.toString()))
+        .setDataset(DatasetSpec.newBuilder().setFormat("synthetic").putAllOptions(Map.of(
+            "classes", "10", "size", "16", "train", "256", "test", "64")))
+        .setEpochs(3)
+        .setBatchSize(32)
+        .setLearningRate(0.05)
+        .setOptimizer(OptimizerSpec.newBuilder().setName("sgd").setMomentum(0.9))
+        .setSeed(7)
+        .setIdleSeconds(0)
+        .setCompression(CompressionSpec.newBuilder().setTechnique("prune").putParameters("sparsity", "0.6")
+            .putParameters("schedule", "gradual"))
+        .build();
+    try (InProcessMeter meter = InProcessMeter.start(new PropertySourcePropertyResolver(
+        PropertySource.of("test", Map.of())))) {
+      TrainingRunExecutor executor = new TrainingRunExecutor(ExecutorSettings.defaults().withRunsDirectory(runs),
+          meter, new FileModelSource(), CarbonIntensities.none(), ModelFactsProvider.fromInitializers());
+      RunReport report = executor.execute("gradual", spec, QUIET, new CancelSignal());
+      assertEquals("0", report.getCompressionMap().get("pruned_parameters"), "the pass prunes to epoch 1's level");
+      assertEquals("0.6000", report.getCompressionMap().get("final_sparsity"));
+      assertEquals("schedule=gradual,scope=layer,sparsity=0.6", report.getCompressionMap().get("parameters"));
+
+      // tiny's weights: Conv 8×3×3×3, Conv 16×4×3×3 (2 groups), Gemm 10×256.
+      Map<String, Integer> zeros = new java.util.TreeMap<>();
+      var trained = OnnxModels.read(Path.of(report.getTrainedModelPath())).getGraph();
+      for (var n : trained.getNodeList()) {
+        if (n.getOpType().equals("Conv") || n.getOpType().equals("Gemm")) {
+          var w = trained.getInitializerList().stream().filter(t -> t.getName().equals(n.getInput(1))).findFirst()
+              .orElseThrow();
+          int z = 0;
+          for (float v : Tensors.toFloats(w)) {
+            z += v == 0f ? 1 : 0;
+          }
+          zeros.put(n.getOpType() + " " + Tensors.numel(Tensors.dims(w)), z);
+        }
+      }
+      assertEquals(Map.of("Conv 216", Math.round(0.6f * 216), "Conv 576", Math.round(0.6f * 576),
+          "Gemm 2560", Math.round(0.6f * 2560)), zeros);
+    }
+  }
 }
