@@ -1,6 +1,7 @@
 package io.wattlab.trainer.compress;
 
 import io.wattlab.trainer.compress.distill.DistillationPass;
+import io.wattlab.trainer.compress.prune.MagnitudePruning;
 import io.wattlab.trainer.compress.structured.StructuredPruning;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -25,6 +26,7 @@ public final class Techniques {
     m.put(NONE, NoCompression::new);
     m.put("prune_structured", StructuredPruning::new);
     m.put(DistillationPass.TECHNIQUE, DistillationPass::new);
+    m.put("prune", MagnitudePruning::new);
     return Map.copyOf(m);
   }
 
