@@ -1,0 +1,22 @@
+package io.wattlab.trainer.compress;
+
+import ai.onnx.proto.OnnxMl.ModelProto;
+import java.util.Set;
+
+/**
+ * A pass that needs the value ranges of some activations before it can rewrite a model (static
+ * quantization). The pass stays pure: the executor asks which tensors to measure, runs the
+ * uncompressed model on calibration images itself, and hands the ranges back with
+ * {@link #calibrated}; the pass returned then rewrites as any other.
+ */
+public interface CalibratedPass extends CompressionPass {
+
+  /** The activation tensors of {@code model} whose ranges {@link #calibrated} needs; empty for none. */
+  Set<String> calibrationTensors(ModelProto model);
+
+  /** How many training images the executor should run to measure the ranges. */
+  int calibrationImages();
+
+  /** This pass with the measured ranges; its {@link #apply} uses them. */
+  CompressionPass calibrated(ActivationRanges ranges);
+}

@@ -1,0 +1,137 @@
+package io.wattlab.trainer.compress.quantize;
+
+import ai.onnx.proto.OnnxMl.ModelProto;
+import ai.onnx.proto.OnnxMl.TensorShapeProto;
+import ai.onnx.proto.OnnxMl.TypeProto;
+import ai.onnx.proto.OnnxMl.ValueInfoProto;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxValue;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import io.wattlab.trainer.compress.ActivationRanges;
+import io.wattlab.trainer.compress.CompressionException;
+import io.wattlab.trainer.data.Split;
+import io.wattlab.trainer.data.batch.BatchLoader;
+import io.wattlab.trainer.onnx.Tensors;
+import io.wattlab.trainer.train.ExecutionConfig;
+import io.wattlab.trainer.train.Sessions;
+import java.nio.FloatBuffer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Measures activation ranges for a {@link io.wattlab.trainer.compress.CalibratedPass}: the fp32
+ * model, with the wanted tensors added as extra outputs, runs on a seeded sample of calibration
+ * images, and each tensor's min and max over all of them is kept (the "minmax" calibration).
+ * This is the part of static quantization that runs the model, kept out of the pass.
+ */
+public final class RangeCollector {
+
+  private RangeCollector() {}
+
+  /**
+   * @param model the fp32 inference model (one image input [N, C, H, W])
+   * @param tensors the value names to measure
+   * @param split where the images come from (the training split; its transforms apply)
+   * @param images how many images, at most the split's size
+   * @param batchSize images per run
+   * @param seed picks the sample
+   * @throws CompressionException when ONNX Runtime cannot run the model or a tensor is not produced
+   */
+  public static ActivationRanges collect(ModelProto model, Set<String> tensors, Split split, int images, int batchSize,
+      long seed, ExecutionConfig execution) {
+    if (tensors.isEmpty()) {
+      return ActivationRanges.none();
+    }
+    int count = Math.min(images, split.size());
+    int batch = Math.min(batchSize, count);
+    ModelProto probed = withOutputs(withBatch(model, batch), tensors);
+    String input = probed.getGraph().getInput(0).getName();
+    List<String> names = new ArrayList<>(tensors);
+    float[] min = new float[names.size()];
+    float[] max = new float[names.size()];
+    java.util.Arrays.fill(min, Float.POSITIVE_INFINITY);
+    java.util.Arrays.fill(max, Float.NEGATIVE_INFINITY);
+    int[] order = new BatchLoader(split, batch, true, false, seed, Thread::new).order(0);
+    int length = split.imageShape().length();
+    float[] pixels = new float[batch * length];
+    long[] labels = new long[batch];
+    long[] shape = {batch, split.imageShape().channels(), split.imageShape().height(), split.imageShape().width()};
+    OrtEnvironment env = OrtEnvironment.getEnvironment();
+    try (OrtSession session = Sessions.open(probed, execution)) {
+      for (int from = 0; from < count; from += batch) {
+        int n = Math.min(batch, count - from);
+        java.util.Arrays.fill(pixels, 0f);
+        split.fill(order, from, n, pixels, labels, seed + from);
+        try (OnnxTensor x = OnnxTensor.createTensor(env, FloatBuffer.wrap(pixels), shape);
+             OrtSession.Result r = session.run(Map.of(input, x), new HashSet<>(names))) {
+          for (int i = 0; i < names.size(); i++) {
+            OnnxValue v = r.get(names.get(i)).orElseThrow(() -> new CompressionException("calibration: "
+                + "the model did not produce a requested tensor"));
+            FloatBuffer values = ((OnnxTensor) v).getFloatBuffer();
+            // Rows past n are padding images; the tensor's first dimension is the batch.
+            int used = values.remaining() / batch * n;
+            for (int k = 0; k < used; k++) {
+              float f = values.get(k);
+              if (f < min[i]) {
+                min[i] = f;
+              }
+              if (f > max[i]) {
+                max[i] = f;
+              }
+            }
+          }
+        }
+      }
+    } catch (OrtException e) {
+      throw new CompressionException("calibration run of " + model.getGraph().getName() + " failed: " + e.getMessage(),
+          e);
+    }
+    Map<String, ActivationRanges.Range> ranges = new HashMap<>();
+    for (int i = 0; i < names.size(); i++) {
+      if (!(Float.isFinite(min[i]) && Float.isFinite(max[i]))) {
+        throw new CompressionException("calibration: tensor " + names.get(i) + " took the value "
+            + (Float.isFinite(min[i]) ? max[i] : min[i]) + " on the calibration images; it cannot be quantized");
+      }
+      ranges.put(names.get(i), new ActivationRanges.Range(min[i], max[i]));
+    }
+    return new ActivationRanges(ranges, count);
+  }
+
+  /** The model with its image input's batch dimension fixed (a fixed shape lets ONNX Runtime plan memory). */
+  public static ModelProto withBatch(ModelProto model, int batch) {
+    ModelProto.Builder m = model.toBuilder();
+    Set<String> initializers = new HashSet<>();
+    model.getGraph().getInitializerList().forEach(t -> initializers.add(t.getName()));
+    for (int i = 0; i < m.getGraph().getInputCount(); i++) {
+      ValueInfoProto in = m.getGraph().getInput(i);
+      if (!initializers.contains(in.getName())) {
+        TensorShapeProto.Builder shape = m.getGraphBuilder().getInputBuilder(i).getTypeBuilder().getTensorTypeBuilder()
+            .getShapeBuilder();
+        if (shape.getDimCount() > 0) {
+          shape.setDim(0, TensorShapeProto.Dimension.newBuilder().setDimValue(batch));
+        }
+        break;
+      }
+    }
+    return m.build();
+  }
+
+  private static ModelProto withOutputs(ModelProto model, Set<String> tensors) {
+    ModelProto.Builder m = model.toBuilder();
+    Set<String> present = new HashSet<>();
+    m.getGraph().getOutputList().forEach(o -> present.add(o.getName()));
+    for (String t : tensors) {
+      if (present.add(t)) {
+        m.getGraphBuilder().addOutput(ValueInfoProto.newBuilder().setName(t).setType(TypeProto.newBuilder()
+            .setTensorType(TypeProto.Tensor.newBuilder().setElemType(Tensors.FLOAT))));
+      }
+    }
+    return m.build();
+  }
+}
