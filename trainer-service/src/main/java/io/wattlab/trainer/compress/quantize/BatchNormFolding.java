@@ -84,8 +84,9 @@ final class BatchNormFolding {
   }
 
   /**
-   * The initializer a value is, directly or through Identity nodes (torch.onnx.export stores
-   * equal-valued tensors once and names the copies with Identity); null when it is computed.
+   * The constant a value is: an initializer, directly or through Identity nodes (torch.onnx.export
+   * stores equal-valued tensors once and names the copies with Identity), or a Constant node's
+   * tensor; null when it is computed.
    */
   static TensorProto constant(Graph g, Map<String, Node> producers, String name) {
     for (int hops = 0; hops < 8 && !name.isEmpty(); hops++) {
@@ -94,6 +95,9 @@ final class BatchNormFolding {
         return t;
       }
       Node p = producers.get(name);
+      if (p != null && p.opType().equals("Constant") && p.hasAttr("value")) {
+        return p.attributes().get("value").getT();
+      }
       if (p == null || !p.opType().equals("Identity")) {
         return null;
       }

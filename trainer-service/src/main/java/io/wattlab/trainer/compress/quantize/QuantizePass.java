@@ -94,6 +94,7 @@ public final class QuantizePass implements CalibratedPass, InferenceOnlyPass {
       return Set.of();
     }
     Graph g = Graph.fromModel(model);
+    requireOpset13(g);
     BatchNormFolding.fold(g);
     return new LinkedHashSet<>(StaticQdq.plan(g).activations());
   }
@@ -134,6 +135,7 @@ public final class QuantizePass implements CalibratedPass, InferenceOnlyPass {
         throw new CompressionException("mode static needs calibrated activation ranges; the run's executor measures "
             + "them (CalibratedPass.calibrationTensors) and passes them with calibrated(ranges)");
       }
+      requireOpset13(g);
       int folded = BatchNormFolding.fold(g);
       StaticQdq.Plan plan = StaticQdq.plan(g);
       if (plan.targets().isEmpty()) {
@@ -152,6 +154,14 @@ public final class QuantizePass implements CalibratedPass, InferenceOnlyPass {
     }
     details.put("evaluate_only", "true");
     return Compressed.of(g.toModel().toBuilder().setDocString(model.getDocString()).build(), details);
+  }
+
+  /** Checked before calibrating, so that a model the rewrite would refuse is not run first. */
+  private static void requireOpset13(Graph g) {
+    if (g.opset() < 13) {
+      throw new CompressionException("model opset " + g.opset() + ": per-axis QuantizeLinear/DequantizeLinear need "
+          + "opset 13 or later; re-export the model at opset 13+");
+    }
   }
 
   private static CompressionException nothingToQuantize(ModelProto model, String ops, Map<String, String> skipped) {

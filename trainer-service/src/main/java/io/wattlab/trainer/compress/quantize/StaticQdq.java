@@ -3,7 +3,6 @@ package io.wattlab.trainer.compress.quantize;
 import ai.onnx.proto.OnnxMl.AttributeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import io.wattlab.trainer.compress.ActivationRanges;
-import io.wattlab.trainer.compress.CompressionException;
 import io.wattlab.trainer.compress.quantize.Quantization.ActivationType;
 import io.wattlab.trainer.compress.quantize.Quantization.Affine;
 import io.wattlab.trainer.graph.Attrs;
@@ -95,15 +94,28 @@ final class StaticQdq {
         // The logits stay float: QGemm and MatMulIntegerToFloat write float outputs themselves.
         continue;
       }
-      if (users.size() == 1 && users.get(0).opType().equals("Relu") && !g.outputs().containsKey(users.get(0).output(0))) {
-        // Quantized after the Relu, with a range starting at 0, ONNX Runtime drops the Relu
-        // (its zero point clamps the same) and fuses Conv → Q.
+      if (users.size() == 1 && clampsAtZero(g, producers, users.get(0))
+          && !g.outputs().containsKey(users.get(0).output(0))) {
+        // Quantized after the Relu (or ReLU6's Clip), with a range starting at 0, ONNX Runtime
+        // drops the activation (the zero point clamps the same) and fuses Conv → Q.
         activations.add(users.get(0).output(0));
       } else {
         activations.add(y);
       }
     }
     return new Plan(targets, activations, skipped);
+  }
+
+  /** A Relu, or a Clip whose lower bound is the constant 0 (ReLU6). */
+  private static boolean clampsAtZero(Graph g, Map<String, Node> producers, Node n) {
+    if (n.opType().equals("Relu")) {
+      return true;
+    }
+    if (!n.opType().equals("Clip") || n.input(1).isEmpty()) {
+      return false;
+    }
+    TensorProto min = BatchNormFolding.constant(g, producers, n.input(1));
+    return min != null && Tensors.numel(Tensors.dims(min)) == 1 && Tensors.toDoubles(min)[0] == 0;
   }
 
   /**
@@ -113,10 +125,6 @@ final class StaticQdq {
    */
   static int rewrite(Graph g, Plan plan, ActivationRanges ranges, boolean perChannel, ActivationType type,
       int weightMax) {
-    if (g.opset() < 13) {
-      throw new CompressionException("model opset " + g.opset() + ": per-axis QuantizeLinear/DequantizeLinear need "
-          + "opset 13 or later; re-export the model at opset 13+");
-    }
     // Keyed by the DQ output that layers now read.
     Map<String, Affine> affines = new HashMap<>();
     for (String t : plan.activations()) {
