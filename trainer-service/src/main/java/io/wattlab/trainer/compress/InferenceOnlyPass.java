@@ -9,4 +9,10 @@ public interface InferenceOnlyPass extends CompressionPass {
 
   /** The name of the compressed variant in reports and run events, e.g. {@code int8}. */
   String variant();
+
+  /**
+   * How many times each variant's evaluate window runs over the test images, so that a small test
+   * split still gives a window long enough for the meter's sampling.
+   */
+  int evaluationPasses();
 }

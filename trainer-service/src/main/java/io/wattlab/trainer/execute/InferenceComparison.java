@@ -55,6 +55,18 @@ final class InferenceComparison implements AutoCloseable {
         double netJoulesPer1000() {
             return energy.getNetEnergyJoules() / result.images() * 1000;
         }
+
+        /** The fields of the variant's {@code run_inference} point (docs/run-events.md). */
+        Map<String, Object> fields() {
+            Map<String, Object> f = new LinkedHashMap<>();
+            f.put("top1", result.metrics().top1());
+            f.put("images", result.images());
+            f.put("ms_per_image", result.msPerImage());
+            f.put("ms_per_batch", result.msPerBatch());
+            f.put("joules_per_1000_inferences", joulesPer1000());
+            f.put("net_joules_per_1000_inferences", netJoulesPer1000());
+            return f;
+        }
     }
 
     private final Map<String, OrtSession> sessions = new LinkedHashMap<>();
@@ -104,9 +116,13 @@ final class InferenceComparison implements AutoCloseable {
         return List.copyOf(sessions.keySet());
     }
 
-    /** One pass of a variant over all the test images. */
-    Result run(String variant) {
-        return run(variant, batches);
+    /** {@code passes} passes of a variant over all the test images (top-1 is the same in each). */
+    Result run(String variant, int passes) {
+        List<Batch> all = new ArrayList<>();
+        for (int i = 0; i < passes; i++) {
+            all.addAll(batches);
+        }
+        return run(variant, all);
     }
 
     private Result run(String variant, List<Batch> which) {
@@ -157,7 +173,7 @@ final class InferenceComparison implements AutoCloseable {
             m.put(variant + "_joules_per_1000_inferences", f(x.joulesPer1000()));
             m.put(variant + "_net_joules_per_1000_inferences", f(x.netJoulesPer1000()));
         });
-        m.put("inference_images", Long.toString(base.result().images()));
+        m.put("inferences", Long.toString(base.result().images()));
         measured.forEach((variant, x) -> {
             if (!variant.equals(BASELINE)) {
                 String key = variant + "_to_" + BASELINE + "_";

@@ -129,6 +129,7 @@ final class RunExecution {
     private ModelProto loaded;
     // Set by the compress phase of an evaluate-only run (an InferenceOnlyPass such as quantize).
     private InferenceComparison comparison;
+    private int comparisonPasses;
     private ModelProto compressed;
 
     RunExecution(String runId, RunSpec spec, RunListener listener, CancelSignal cancel, EnergyMeter meter,
@@ -273,6 +274,7 @@ final class RunExecution {
             if (pass instanceof InferenceOnlyPass inferenceOnly) {
                 // Not trainable: no training graphs; the sessions of both models are opened here.
                 compressed = model;
+                comparisonPasses = inferenceOnly.evaluationPasses();
                 report.putCompression("train_epochs_skipped", Integer.toString(epochs()));
                 comparison = InferenceComparison.prepare(loaded, model, inferenceOnly.variant(), dataset.test(),
                         batchSize(), dataset.numClasses(), execution);
@@ -396,17 +398,10 @@ final class RunExecution {
                 throw new Stop("cancelled before evaluating the " + variant + " model", true, null);
             }
             beginPhase("evaluate", 0, variant);
-            last = comparison.run(variant);
+            last = comparison.run(variant, comparisonPasses);
             InferenceComparison.Measured m = new InferenceComparison.Measured(last, endPhase());
             measured.put(variant, m);
-            Map<String, Object> fields = new LinkedHashMap<>();
-            fields.put("top1", last.metrics().top1());
-            fields.put("images", last.images());
-            fields.put("ms_per_image", last.msPerImage());
-            fields.put("ms_per_batch", last.msPerBatch());
-            fields.put("joules_per_1000_inferences", m.joulesPer1000());
-            fields.put("net_joules_per_1000_inferences", m.netJoulesPer1000());
-            events.write("run_inference", Map.of("variant", variant), fields, lastPhaseEndNanos());
+            events.write("run_inference", Map.of("variant", variant), m.fields(), lastPhaseEndNanos());
         }
         report.putAllCompression(InferenceComparison.entries(measured));
         ClassificationMetrics.Result eval = last.metrics();

@@ -87,7 +87,7 @@ class QuantizePassTest {
     assertEquals(trainedTop1, fp32, 1e-12);
     assertTrue(fp32 > 0.5, "the model learned the task: " + fp32);
     // 8-bit per-channel weights and calibrated 8-bit activations lose well under a point of top-1
-    // on CNNs of this kind (Krishnamoorthi 2018, table 4); 2 points over 400 images leaves room for
+    // on CNNs of this kind (Krishnamoorthi 2018); 2 points over 400 images leaves room for
     // the 8 images a borderline decision may flip.
     assertTrue(int8 >= fp32 - 0.02, "int8 top-1 " + int8 + " vs fp32 " + fp32);
 
@@ -199,6 +199,40 @@ class QuantizePassTest {
   }
 
   @Test
+  void foldingBatchNormIntoConvKeepsTheOutputsToFloatRounding() throws Exception {
+    Graph g = Graph.fromModel(trained);
+    int folded = BatchNormFolding.fold(g);
+    assertEquals(countOps(trained, "BatchNormalization"), folded);
+    float[] images = images(data.test(), 16);
+    double error = relativeError(logits(trained, images, 16), logits(g.toModel(), images, 16));
+    assertTrue(error < 1e-5, "relative error " + error);
+  }
+
+  @Test
+  void calibratedRangesCoverEveryImageAndIgnoreTheLastBatchsPadding() {
+    CalibratedPass pass = pass(Map.of());
+    Set<String> tensors = pass.calibrationTensors(trained);
+    assertTrue(tensors.contains("images"), "the first Conv's input is calibrated: " + tensors);
+    ActivationRanges exact = RangeCollector.collect(trained, tensors, data.train(), 512, 32, 5, CPU);
+    ActivationRanges padded = RangeCollector.collect(trained, tensors, data.train(), 512, 48, 5, CPU);
+    assertEquals(512, exact.images());
+    float[] all = images(data.train(), 512);
+    float min = Float.POSITIVE_INFINITY;
+    float max = Float.NEGATIVE_INFINITY;
+    for (float v : all) {
+      min = Math.min(min, v);
+      max = Math.max(max, v);
+    }
+    assertEquals(new ActivationRanges.Range(min, max), exact.of("images"));
+    for (String t : tensors) {
+      // 512 = 10 × 48 + 32: the last batch of 48 carries 16 padding images, whose activations
+      // (a Conv of zeros is its bias) must not widen any range.
+      assertEquals(exact.of(t).min(), padded.of(t).min(), 1e-5 * (1 + Math.abs(exact.of(t).min())), t);
+      assertEquals(exact.of(t).max(), padded.of(t).max(), 1e-5 * (1 + Math.abs(exact.of(t).max())), t);
+    }
+  }
+
+  @Test
   void badParametersAreRefusedNamingTheKey() {
     assertEquals("parameters.mode", assertThrows(InvalidCompressionException.class,
         () -> Techniques.create("quantize", Map.of("mode", "qat"))).field());
@@ -218,10 +252,13 @@ class QuantizePassTest {
     assertTrue(staticOnly.problem().contains("static"), staticOnly.getMessage());
     assertEquals("parameters.bits", assertThrows(InvalidCompressionException.class,
         () -> Techniques.create("quantize", Map.of("bits", "4"))).field());
-    assertEquals(Map.of("mode", "static", "per_channel", "true", "reduce_range", "true", "calibration_images", "256",
-        "activation_type", "uint8", "calibration", "minmax"), pass(Map.of()).parameters().asMap());
-    assertEquals(Map.of("mode", "dynamic", "per_channel", "true", "reduce_range", "true"),
+    assertEquals(Map.of("mode", "static", "per_channel", "true", "reduce_range", "true", "evaluation_passes", "1",
+        "calibration_images", "256", "activation_type", "uint8", "calibration", "minmax"),
+        pass(Map.of()).parameters().asMap());
+    assertEquals(Map.of("mode", "dynamic", "per_channel", "true", "reduce_range", "true", "evaluation_passes", "1"),
         pass(Map.of("mode", "dynamic")).parameters().asMap());
+    assertEquals("parameters.evaluation_passes", assertThrows(InvalidCompressionException.class,
+        () -> Techniques.create("quantize", Map.of("evaluation_passes", "0"))).field());
   }
 
   @Test
