@@ -17,6 +17,14 @@ public interface CalibratedPass extends CompressionPass {
   /** How many training images the executor should run to measure the ranges. */
   int calibrationImages();
 
+  /**
+   * The share of each tensor's values, in percent, that its range must cover, the rest cut evenly
+   * from both tails; 100 (the default) is the plain min to max.
+   */
+  default double calibrationPercentile() {
+    return 100;
+  }
+
   /** This pass with the measured ranges; its {@link #apply} uses them. */
   CompressionPass calibrated(ActivationRanges ranges);
 }

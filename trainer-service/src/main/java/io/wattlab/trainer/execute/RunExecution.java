@@ -303,7 +303,7 @@ final class RunExecution {
         }
         java.util.Set<String> tensors = c.calibrationTensors(model);
         return c.calibrated(tensors.isEmpty() ? ActivationRanges.none() : RangeCollector.collect(model, tensors,
-                dataset.train(), c.calibrationImages(), batchSize(), spec.getSeed(), execution));
+                dataset.train(), c.calibrationImages(), batchSize(), spec.getSeed(), c.calibrationPercentile(), execution));
     }
 
     private void train() throws Stop {

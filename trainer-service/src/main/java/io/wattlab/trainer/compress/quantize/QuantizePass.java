@@ -30,7 +30,7 @@ public final class QuantizePass implements CalibratedPass, InferenceOnlyPass {
   public static final String DYNAMIC = "dynamic";
 
   /** Keys that mean something in static mode only. */
-  private static final String[] STATIC_ONLY = {"calibration_images", "activation_type", "calibration"};
+  private static final String[] STATIC_ONLY = {"calibration_images", "activation_type", "calibration", "percentile"};
 
   private final PassParameters parameters;
   private final String mode;
@@ -38,6 +38,7 @@ public final class QuantizePass implements CalibratedPass, InferenceOnlyPass {
   private final boolean reduceRange;
   private final int calibrationImages;
   private final int evaluationPasses;
+  private final double percentile;
   private final ActivationType activationType;
   private final ActivationRanges ranges;
 
@@ -52,7 +53,11 @@ public final class QuantizePass implements CalibratedPass, InferenceOnlyPass {
       // int8 activations are not offered: with them ONNX Runtime 1.29 fused only 9 of resnet-cifar's 21
       // Convs into QLinearConv on an AVX2 CPU, which would time a half-float model as "int8".
       this.activationType = ActivationType.valueOf(p.choice("activation_type", "uint8").toUpperCase(Locale.ROOT));
-      p.choice("calibration", "minmax");
+      boolean percentile = p.choice("calibration", "minmax", "percentile").equals("percentile");
+      if (!percentile && p.isSet("percentile")) {
+        throw PassParameters.invalid("percentile", "applies to calibration percentile only");
+      }
+      this.percentile = percentile ? p.number("percentile", 99.99, 90, 100) : 100;
     } else {
       for (String key : STATIC_ONLY) {
         if (p.isSet(key)) {
@@ -60,6 +65,7 @@ public final class QuantizePass implements CalibratedPass, InferenceOnlyPass {
         }
       }
       this.calibrationImages = 0;
+      this.percentile = 100;
       this.activationType = ActivationType.UINT8;
     }
     this.ranges = null;
@@ -71,6 +77,7 @@ public final class QuantizePass implements CalibratedPass, InferenceOnlyPass {
     this.perChannel = base.perChannel;
     this.reduceRange = base.reduceRange;
     this.evaluationPasses = base.evaluationPasses;
+    this.percentile = base.percentile;
     this.calibrationImages = base.calibrationImages;
     this.activationType = base.activationType;
     this.ranges = ranges;
@@ -113,6 +120,11 @@ public final class QuantizePass implements CalibratedPass, InferenceOnlyPass {
   }
 
   @Override
+  public double calibrationPercentile() {
+    return percentile;
+  }
+
+  @Override
   public CompressionPass calibrated(ActivationRanges measured) {
     return new QuantizePass(this, measured);
   }
@@ -150,8 +162,8 @@ public final class QuantizePass implements CalibratedPass, InferenceOnlyPass {
         throw nothingToQuantize(model, "Conv, Gemm or MatMul", plan.skipped());
       }
       int pairs = StaticQdq.rewrite(g, plan, ranges, perChannel, activationType, weightMax);
-      details.put("activations", activationType.name().toLowerCase(Locale.ROOT) + " affine, min/max of "
-          + ranges.images() + " calibration images");
+      details.put("activations", activationType.name().toLowerCase(Locale.ROOT) + " affine, "
+          + (percentile < 100 ? percentile + "% range" : "min/max") + " of " + ranges.images() + " calibration images");
       details.put("folded_batchnorm", Integer.toString(folded));
       for (String op : new String[] {"Conv", "Gemm", "MatMul"}) {
         long count = plan.targets().stream().filter(t -> t.node().opType().equals(op)).count();

@@ -233,6 +233,31 @@ class QuantizePassTest {
   }
 
   @Test
+  void percentileCalibrationNarrowsTheRangesAndKeepsTheAccuracy() {
+    CalibratedPass pass = pass(Map.of("calibration", "percentile", "percentile", "99"));
+    assertEquals(99, pass.calibrationPercentile());
+    Set<String> tensors = pass.calibrationTensors(trained);
+    ActivationRanges minmax = RangeCollector.collect(trained, tensors, data.train(), 256, 32, 5, CPU);
+    ActivationRanges cut = RangeCollector.collect(trained, tensors, data.train(), 256, 32, 5, 99, CPU);
+    int narrower = 0;
+    for (String t : tensors) {
+      ActivationRanges.Range a = minmax.of(t);
+      ActivationRanges.Range b = cut.of(t);
+      assertTrue(b.min() >= a.min() && b.max() <= a.max(), t + ": " + b + " inside " + a);
+      if (b.max() - b.min() < 0.9 * (a.max() - a.min())) {
+        narrower++;
+      }
+    }
+    // A 1% two-sided cut of a ReLU network's activations, long-tailed, shortens most ranges by over 10%.
+    assertTrue(narrower > tensors.size() / 2, narrower + " of " + tensors.size() + " ranges narrower");
+    Compressed q = pass.calibrated(cut).apply(trained);
+    assertTrue(q.details().get("activations").contains("99.0% range"), q.details().toString());
+    double fp32 = Pretrainer.top1(trained, data.test(), 50, 2);
+    double int8 = Pretrainer.top1(q.model(), data.test(), 50, 2);
+    assertTrue(int8 >= fp32 - 0.02, "int8 top-1 " + int8 + " vs fp32 " + fp32);
+  }
+
+  @Test
   void badParametersAreRefusedNamingTheKey() {
     assertEquals("parameters.mode", assertThrows(InvalidCompressionException.class,
         () -> Techniques.create("quantize", Map.of("mode", "qat"))).field());
@@ -257,6 +282,10 @@ class QuantizePassTest {
         pass(Map.of()).parameters().asMap());
     assertEquals(Map.of("mode", "dynamic", "per_channel", "true", "reduce_range", "true", "evaluation_passes", "1"),
         pass(Map.of("mode", "dynamic")).parameters().asMap());
+    assertEquals("parameters.percentile", assertThrows(InvalidCompressionException.class,
+        () -> Techniques.create("quantize", Map.of("percentile", "99.9"))).field(), "percentile needs calibration percentile");
+    assertEquals("parameters.percentile", assertThrows(InvalidCompressionException.class,
+        () -> Techniques.create("quantize", Map.of("calibration", "percentile", "percentile", "50"))).field());
     assertEquals("parameters.evaluation_passes", assertThrows(InvalidCompressionException.class,
         () -> Techniques.create("quantize", Map.of("evaluation_passes", "0"))).field());
   }
