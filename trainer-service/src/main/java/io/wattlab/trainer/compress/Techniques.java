@@ -2,6 +2,7 @@ package io.wattlab.trainer.compress;
 
 import io.wattlab.trainer.compress.distill.DistillationPass;
 import io.wattlab.trainer.compress.prune.MagnitudePruning;
+import io.wattlab.trainer.compress.quantize.QuantizePass;
 import io.wattlab.trainer.compress.structured.StructuredPruning;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -27,6 +28,7 @@ public final class Techniques {
     m.put("prune_structured", StructuredPruning::new);
     m.put(DistillationPass.TECHNIQUE, DistillationPass::new);
     m.put("prune", MagnitudePruning::new);
+    m.put(QuantizePass.TECHNIQUE, QuantizePass::new);
     return Map.copyOf(m);
   }
 

@@ -25,7 +25,7 @@ public final class InfluxRunEvents implements RunEvents {
 
     /** Tag names the schema reserves; a run label of one of these names is written as label_NAME. */
     public static final Set<String> RESERVED_TAGS = Set.of("run_id", "model", "technique", "compression", "device",
-            "phase", "host", "domain", "sensor", "source", "in_total");
+            "phase", "variant", "host", "domain", "sensor", "source", "in_total");
 
     /** Where to write. */
     public record Target(String url, String database, String username, String password) {

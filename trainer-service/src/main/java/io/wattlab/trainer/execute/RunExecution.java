@@ -15,13 +15,17 @@ import io.wattlab.proto.v1.RunReport;
 import io.wattlab.proto.v1.RunSpec;
 import io.wattlab.proto.v1.TrainableSpec;
 import io.wattlab.proto.v1.WindowEnergy;
+import io.wattlab.trainer.compress.ActivationRanges;
+import io.wattlab.trainer.compress.CalibratedPass;
 import io.wattlab.trainer.compress.CompressionException;
 import io.wattlab.trainer.compress.CompressionPass;
+import io.wattlab.trainer.compress.InferenceOnlyPass;
 import io.wattlab.trainer.compress.InvalidCompressionException;
 import io.wattlab.trainer.compress.PassReport;
 import io.wattlab.trainer.compress.Techniques;
 import io.wattlab.trainer.compress.distill.DistillationPass;
 import io.wattlab.trainer.compress.distill.Teacher;
+import io.wattlab.trainer.compress.quantize.RangeCollector;
 import io.wattlab.trainer.data.Dataset;
 import io.wattlab.trainer.data.DatasetException;
 import io.wattlab.trainer.data.DatasetMismatchException;
@@ -93,7 +97,8 @@ final class RunExecution {
         }
     }
 
-    private record OpenPhase(String name, int epoch, EnergyMeter.Window window) {
+    /** A phase being metered; variant names the model of an evaluate-only comparison ("" otherwise). */
+    private record OpenPhase(String name, int epoch, String variant, EnergyMeter.Window window) {
     }
 
     private final String runId;
@@ -125,6 +130,10 @@ final class RunExecution {
     private Teacher teacher;
     private Map<String, float[]> initialState;
     private ModelProto loaded;
+    // Set by the compress phase of an evaluate-only run (an InferenceOnlyPass such as quantize).
+    private InferenceComparison comparison;
+    private int comparisonPasses;
+    private ModelProto compressed;
 
     RunExecution(String runId, RunSpec spec, RunListener listener, CancelSignal cancel, EnergyMeter meter,
                  ModelSource models, CarbonIntensities carbon, ModelFactsProvider facts, ExecutorSettings settings,
@@ -161,8 +170,12 @@ final class RunExecution {
         try {
             load();
             compress();
-            train();
-            evaluate();
+            if (comparison != null) {
+                evaluateVariants();
+            } else {
+                train();
+                evaluate();
+            }
         } catch (Stop stop) {
             closeOpenPhase();
             RunReport partial = finish(stop.cancelled ? "CANCELLED" : "FAILED");
@@ -185,6 +198,9 @@ final class RunExecution {
             }
             if (teacher != null) {
                 teacher.close();
+            }
+            if (comparison != null) {
+                comparison.close();
             }
         }
         return finish("SUCCEEDED");
@@ -239,10 +255,18 @@ final class RunExecution {
         ModelProto model = loaded;
         List<ParameterConstraint> constraints = List.of();
         CompressionPass pass = pass();
+        ExecutionConfig execution = new ExecutionConfig(spec.getDevice().isBlank() ? "cpu" : spec.getDevice(),
+                settings.intraOpThreads());
         if (!pass.technique().equals(Techniques.NONE)) {
             PassReport.Outcome outcome;
+            long calibrationStart = System.nanoTime();
             try {
-                outcome = PassReport.run(pass, model);
+                CompressionPass ready = calibrated(pass, model, execution);
+                double calibrationSeconds = (System.nanoTime() - calibrationStart) / 1e9;
+                outcome = PassReport.run(ready, model);
+                if (pass instanceof CalibratedPass) {
+                    report.putCompression("calibration_seconds", String.format(Locale.ROOT, "%.3f", calibrationSeconds));
+                }
             } catch (CompressionException | IllegalArgumentException e) {
                 throw new Stop("compress: " + pass.technique() + ": " + e.getMessage(), false, e);
             }
@@ -253,12 +277,20 @@ final class RunExecution {
                 throw new Stop("compress: " + pass.technique() + " changed the model's output from "
                         + classCount(loaded) + " to " + classCount(model) + " classes", false, null);
             }
+            if (pass instanceof InferenceOnlyPass inferenceOnly) {
+                // Not trainable: no training graphs; the sessions of both models are opened here.
+                compressed = model;
+                comparisonPasses = inferenceOnly.evaluationPasses();
+                report.putCompression("train_epochs_skipped", Integer.toString(epochs()));
+                comparison = InferenceComparison.prepare(loaded, model, inferenceOnly.variant(), dataset.test(),
+                        batchSize(), dataset.numClasses(), execution);
+                endPhase();
+                return;
+            }
             forward = ForwardModel.prepare(model, batchSize());
         }
         int batch = batchSize();
         initialState = forward.initialState();
-        ExecutionConfig execution = new ExecutionConfig(spec.getDevice().isBlank() ? "cpu" : spec.getDevice(),
-                settings.intraOpThreads());
         TrainConfig config = new TrainConfig(batch, spec.getLabelSmoothing(), optimizer(), trainable(),
                 spec.getClipGradNorm(), false);
         if (pass instanceof DistillationPass d) {
@@ -276,6 +308,19 @@ final class RunExecution {
         trainer.constrain(constraints);
         evaluator = new Evaluator(forward, batch, dataset.numClasses(), execution);
         endPhase();
+    }
+
+    /**
+     * A calibrated pass gets the activation ranges it asks for, measured on the loaded model over
+     * the training split (its transforms apply); any other pass is returned as it is.
+     */
+    private CompressionPass calibrated(CompressionPass pass, ModelProto model, ExecutionConfig execution) {
+        if (!(pass instanceof CalibratedPass c)) {
+            return pass;
+        }
+        java.util.Set<String> tensors = c.calibrationTensors(model);
+        return c.calibrated(tensors.isEmpty() ? ActivationRanges.none() : RangeCollector.collect(model, tensors,
+                dataset.train(), c.calibrationImages(), batchSize(), spec.getSeed(), c.calibrationPercentile(), execution));
     }
 
     private void train() throws Stop {
@@ -361,15 +406,53 @@ final class RunExecution {
         endPhase();
     }
 
+    /**
+     * The evaluate phase of an evaluate-only run: the loaded (fp32) model, then the compressed one,
+     * each in its own evaluate window tagged with its variant, on the same test images. The run's
+     * top-1 and exported model are the compressed one's; the comparison goes into the report's
+     * compression entries and a {@code run_inference} point per variant.
+     */
+    private void evaluateVariants() throws Stop {
+        Map<String, InferenceComparison.Measured> measured = new LinkedHashMap<>();
+        InferenceComparison.Result last = null;
+        for (String variant : comparison.variants()) {
+            if (cancel.isRaised()) {
+                throw new Stop("cancelled before evaluating the " + variant + " model", true, null);
+            }
+            beginPhase("evaluate", 0, variant);
+            last = comparison.run(variant, comparisonPasses);
+            InferenceComparison.Measured m = new InferenceComparison.Measured(last, endPhase());
+            measured.put(variant, m);
+            events.write("run_inference", Map.of("variant", variant), m.fields(), lastPhaseEndNanos());
+        }
+        report.putAllCompression(InferenceComparison.entries(measured));
+        ClassificationMetrics.Result eval = last.metrics();
+        report.setTop1(eval.top1()).setTop5(eval.top5()).setMacroF1(eval.macroF1()).setEvalLoss(eval.loss());
+        Path file = settings.runsDirectory().resolve(runId).resolve("model.onnx");
+        OnnxModels.write(compressed, file);
+        report.setTrainedModelPath(file.toAbsolutePath().toString());
+        report.setModelAfter(facts.facts(compressed, dataset.imageShape()));
+        listener.partial(partialReport());
+    }
+
     // ---- windows and reports ------------------------------------------------------------------
 
     private void beginPhase(String name, int epoch) {
-        EnergyMeter.Window window = meter.begin(Map.of("run_id", runId, "phase", name, "epoch", Integer.toString(epoch)));
-        open = new OpenPhase(name, epoch, window);
+        beginPhase(name, epoch, "");
+    }
+
+    private void beginPhase(String name, int epoch, String variant) {
+        Map<String, String> labels = new LinkedHashMap<>(Map.of("run_id", runId, "phase", name, "epoch",
+                Integer.toString(epoch)));
+        if (!variant.isEmpty()) {
+            labels.put("variant", variant);
+        }
+        EnergyMeter.Window window = meter.begin(labels);
+        open = new OpenPhase(name, epoch, variant, window);
         Map<String, Object> fields = new LinkedHashMap<>();
         fields.put("event", "start");
         fields.put("epoch", (long) epoch);
-        events.write("run_phase", Map.of("phase", name), fields, window.startNanos());
+        events.write("run_phase", phaseTags(open), fields, window.startNanos());
         listener.phase(PhaseChange.newBuilder().setPhase(name).setEpoch(epoch).setStarted(true).build());
     }
 
@@ -387,13 +470,18 @@ final class RunExecution {
         fields.put("duration_seconds", energy.getDurationSeconds());
         fields.put("energy_joules", energy.getEnergyJoules());
         fields.put("net_energy_joules", energy.getNetEnergyJoules());
-        events.write("run_phase", Map.of("phase", phase.name()), fields, nanos(window.getEnd()));
+        events.write("run_phase", phaseTags(phase), fields, nanos(window.getEnd()));
         listener.phase(PhaseChange.newBuilder().setPhase(phase.name()).setEpoch(phase.epoch()).setStarted(false).build());
         listener.energy(EnergySummaries.sum(phaseEnergy));
         if (!phase.name().equals("train")) {
             listener.partial(partialReport());
         }
         return energy;
+    }
+
+    private static Map<String, String> phaseTags(OpenPhase phase) {
+        return phase.variant().isEmpty() ? Map.of("phase", phase.name())
+                : Map.of("phase", phase.name(), "variant", phase.variant());
     }
 
     /** Ends the phase a failure or cancel left open, so that what it used is kept. */

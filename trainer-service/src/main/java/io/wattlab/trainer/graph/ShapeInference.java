@@ -147,6 +147,16 @@ public final class ShapeInference {
         set(n, 0, in(n, 0).elemType(), m, nn);
       }
       case "MatMul" -> set(n, 0, in(n, 0).elemType(), matmulDims(in(n, 0).dims(), in(n, 1).dims()));
+      // int8 quantization (compress.quantize): QDQ pairs keep the shape, the integer product is int32.
+      case "QuantizeLinear" -> set(n, 0, n.input(2).isEmpty() ? TensorProto.DataType.UINT8_VALUE : in(n, 2).elemType(),
+          in(n, 0).dims());
+      case "DequantizeLinear" -> set(n, 0, Tensors.FLOAT, in(n, 0).dims());
+      case "DynamicQuantizeLinear" -> {
+        set(n, 0, TensorProto.DataType.UINT8_VALUE, in(n, 0).dims());
+        set(n, 1, Tensors.FLOAT);
+        set(n, 2, TensorProto.DataType.UINT8_VALUE);
+      }
+      case "MatMulInteger" -> set(n, 0, Tensors.INT32, matmulDims(in(n, 0).dims(), in(n, 1).dims()));
       case "Flatten" -> {
         long[] x = in(n, 0).dims();
         int axis = (int) normAxis(n.attrInt("axis", 1), x.length + 1);

@@ -73,7 +73,16 @@ public record ModelFacts(long parameters, long nonZeroParameters, long macsPerIm
     for (Node n : g.nodes()) {
       for (int i = 0; i < n.inputs().size(); i++) {
         TensorProto t = g.initializers().get(n.input(i));
-        if (t == null || (t.getDataType() != Tensors.FLOAT && t.getDataType() != Tensors.DOUBLE)) {
+        if (t == null) {
+          continue;
+        }
+        // An int8 quantized model (compress.quantize) keeps its weights and biases as integers.
+        if ((n.opType().equals("DequantizeLinear") || n.opType().equals("MatMulInteger")) && i == (n.opType()
+            .equals("DequantizeLinear") ? 0 : 1) && t.getDataType() != Tensors.FLOAT) {
+          learned.add(t.getName());
+          continue;
+        }
+        if (t.getDataType() != Tensors.FLOAT && t.getDataType() != Tensors.DOUBLE) {
           continue;
         }
         boolean weight = switch (n.opType()) {
@@ -127,7 +136,7 @@ public record ModelFacts(long parameters, long nonZeroParameters, long macsPerIm
           long inner = n.attrInt("transA", 0) == 1 ? a[0] : a[1];
           total += Tensors.numel(shapes.dims(n.output(0))) * inner;
         }
-        case "MatMul" -> {
+        case "MatMul", "MatMulInteger" -> {
           long[] a = shapes.dims(n.input(0));
           total += Tensors.numel(shapes.dims(n.output(0))) * a[a.length - 1];
         }
