@@ -21,6 +21,7 @@ public final class Techniques {
   private static Map<String, Function<PassParameters, CompressionPass>> factories() {
     Map<String, Function<PassParameters, CompressionPass>> m = new LinkedHashMap<>();
     m.put(NONE, NoCompression::new);
+    m.put(io.wattlab.trainer.compress.mantissa.MantissaPass.TECHNIQUE, io.wattlab.trainer.compress.mantissa.MantissaPass::new);
     return Map.copyOf(m);
   }
 
