@@ -9,6 +9,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.function.IntPredicate;
+import java.util.function.IntToDoubleFunction;
 
 /**
  * Measures a trained model's steganographic capacity in the sense of Stamp and co-authors: how
@@ -24,9 +26,10 @@ import java.util.SplittableRandom;
  * weight and nothing else, and a layer gets the same bits alone as in the whole model, which keeps
  * the curve from jumping between unrelated draws.
  *
- * <p>Per layer, only that layer's weights are overwritten, and the capacity is found by binary
- * search over N in [0, 23] assuming accuracy does not rise with N: five evaluations a layer instead
- * of 24. A layer whose curve is not monotone may get a capacity above its true first drop.
+ * <p>Per layer, only that layer's weights are overwritten, and the capacity is found by search
+ * assuming accuracy does not rise with N: N = 23 first, then binary search over [0, 23), one to six
+ * evaluations a layer instead of 24. A layer whose curve is not monotone may get a capacity above
+ * its first drop.
  */
 public final class CapacityAnalysis {
 
@@ -125,24 +128,40 @@ public final class CapacityAnalysis {
     }
   }
 
-  /** Largest N in [0, 23] within the threshold, by binary search; N = 0 is the model itself. */
   private static LayerCapacity layerCapacity(LearnedWeights.Layer layer, Map<String, int[]> words,
       Map<String, float[]> original, Evaluator evaluator, Split split, double threshold) {
     List<Point> evaluated = new ArrayList<>();
+    int capacity = search(bits -> evaluator.evaluate(overwritten(original, words, bits), split, 0).top1(), threshold,
+        evaluated);
+    long values = words.values().stream().mapToLong(w -> w.length).sum();
+    return new LayerCapacity(layer.node(), layer.opType(), values, capacity, List.copyOf(evaluated));
+  }
+
+  /**
+   * Largest N in [0, 23] whose accuracy is at least {@code threshold}, assuming accuracy does not
+   * rise with N; N = 0 is the model itself and is not evaluated. N = 23 is tried first, since one
+   * layer alone often survives even that (one evaluation); then binary search: six at most.
+   */
+  static int search(IntToDoubleFunction top1, double threshold, List<Point> evaluated) {
+    IntPredicate within = bits -> {
+      double t = top1.applyAsDouble(bits);
+      evaluated.add(new Point(bits, t));
+      return t >= threshold;
+    };
     int good = 0;
-    int bad = MantissaBits.MANTISSA_BITS + 1;
+    int bad = MantissaBits.MANTISSA_BITS;
+    if (within.test(bad)) {
+      return bad;
+    }
     while (bad - good > 1) {
       int mid = (good + bad) >>> 1;
-      double top1 = evaluator.evaluate(overwritten(original, words, mid), split, 0).top1();
-      evaluated.add(new Point(mid, top1));
-      if (top1 >= threshold) {
+      if (within.test(mid)) {
         good = mid;
       } else {
         bad = mid;
       }
     }
-    long values = words.values().stream().mapToLong(w -> w.length).sum();
-    return new LayerCapacity(layer.node(), layer.opType(), values, good, List.copyOf(evaluated));
+    return good;
   }
 
   private static Map<String, int[]> randomWords(LearnedWeights weights, Map<String, float[]> state, long seed) {
