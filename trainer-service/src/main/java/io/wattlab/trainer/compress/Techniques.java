@@ -22,6 +22,7 @@ public final class Techniques {
     Map<String, Function<PassParameters, CompressionPass>> m = new LinkedHashMap<>();
     m.put(NONE, NoCompression::new);
     m.put(io.wattlab.trainer.compress.mantissa.MantissaPass.TECHNIQUE, io.wattlab.trainer.compress.mantissa.MantissaPass::new);
+    m.put(io.wattlab.trainer.compress.precision.PrecisionPass.TECHNIQUE, io.wattlab.trainer.compress.precision.PrecisionPass::new);
     return Map.copyOf(m);
   }
 
