@@ -28,8 +28,9 @@ public final class MantissaPass implements CompressionPass {
    * Clearing truncates towards zero, and the constraint does so after every step: an update that
    * does not reach the next representable value is lost, and one towards zero costs a whole step of
    * the kept precision. At 8 bits that step is 2^-15 (3e-5) of a weight's magnitude, below typical
-   * SGD updates; at 16 bits (bfloat16's significand) it is 2^-7, larger than most, and training
-   * stalls. 8 is the largest round figure well clear of that.
+   * SGD updates; at 16 bits (bfloat16's significand) it is 2^-7, larger than most, and the pull
+   * towards zero costs accuracy (docs/compression/mantissa.md has a measurement). 8 is the largest
+   * round figure well clear of that.
    */
   public static final int DEFAULT_BITS = 8;
 
