@@ -23,7 +23,7 @@ import java.util.Locale;
 import java.util.stream.Collectors;
 
 /**
- * {@code trainer-service capacity SPEC.yaml [--json] [--tolerance POINTS] [--per-layer]}: the
+ * {@code trainer-service capacity SPEC.yaml [--json] [--tolerance POINTS] [--per-layer] [--images N]}: the
  * steganographic capacity of the spec's model on its dataset's test split ({@link CapacityAnalysis}),
  * as a table or as JSON. The spec's model, dataset, batch size, device and seed are used; the rest
  * of it (training) is not.
@@ -32,11 +32,12 @@ final class CapacityCommand {
 
     /** Its lines of {@code trainer-service help}, indented as {@link Main}'s. */
     static final String USAGE = ""
-            + "  capacity SPEC.yaml [--json] [--tolerance POINTS] [--per-layer]\n"
+            + "  capacity SPEC.yaml [--json] [--tolerance POINTS] [--per-layer] [--images N]\n"
             + "                         overwrite the N low mantissa bits of every weight of the spec's model with\n"
             + "                         seeded random bits (N = 0..23), print its test top-1 for each N and the\n"
             + "                         capacity: the largest N within POINTS (default 1) percentage points of the\n"
-            + "                         unmodified model; --per-layer: also each layer's (docs/compression/mantissa.md)\n";
+            + "                         unmodified model; --per-layer: also each layer's; --images: a fixed sample\n"
+            + "                         of N test images instead of all (docs/compression/mantissa.md)\n";
 
     static final double DEFAULT_TOLERANCE_POINTS = 1;
 
@@ -48,6 +49,7 @@ final class CapacityCommand {
         boolean json = false;
         boolean perLayer = false;
         double tolerance = DEFAULT_TOLERANCE_POINTS;
+        int images = 0;
         for (int i = 0; i < args.length; i++) {
             String arg = args[i];
             switch (arg) {
@@ -65,6 +67,17 @@ final class CapacityCommand {
                     }
                     if (!(tolerance >= 0 && tolerance <= 100)) {
                         return usage(err, "--tolerance " + raw + " is outside [0, 100] percentage points");
+                    }
+                }
+                case "--images" -> {
+                    String raw = i + 1 < args.length ? args[++i] : "";
+                    try {
+                        images = Integer.parseInt(raw);
+                    } catch (NumberFormatException e) {
+                        return usage(err, "--images '" + raw + "' is not a whole number");
+                    }
+                    if (images < 1) {
+                        return usage(err, "--images " + raw + " must be at least 1");
                     }
                 }
                 default -> {
@@ -100,7 +113,7 @@ final class CapacityCommand {
             ExecutionConfig execution = new ExecutionConfig(spec.getDevice().isBlank() ? "cpu" : spec.getDevice(), 0);
             result = CapacityAnalysis.run(ForwardModel.prepare(inputs.model(), batch), inputs.dataset().test(),
                     inputs.dataset().numClasses(), new CapacityAnalysis.Settings(tolerance, perLayer, spec.getSeed(), batch,
-                            execution));
+                            images, execution));
         } catch (DatasetException | ModelSourceException | TrainingException e) {
             err.println("trainer-service: capacity: " + e.getMessage());
             return Main.EXIT_FAILED;

@@ -73,7 +73,7 @@ class CapacityCommandTest {
 
   @Test
   void jsonCarriesTheCurve() throws Exception {
-    Outcome o = capacity("--json", spec(32).toString());
+    Outcome o = capacity("--json", spec(64).toString(), "--images", "32");
     assertEquals(0, o.status(), o.err());
     JsonObject json = JsonParser.parseString(o.out()).getAsJsonObject();
     assertEquals(24, json.getAsJsonArray("curve").size());
@@ -94,7 +94,7 @@ class CapacityCommandTest {
     for (int n = 0; n <= 23; n++) {
       curve.add(new Point(n, n <= 20 ? 0.9 : 0.3));
     }
-    CapacityAnalysis.Result r = new CapacityAnalysis.Result(new CapacityAnalysis.Settings(1, true, 5, 32, cpu), 0.9,
+    CapacityAnalysis.Result r = new CapacityAnalysis.Result(new CapacityAnalysis.Settings(1, true, 5, 32, 0, cpu), 0.9,
         curve, 20, 1000, 64, List.of(
             new LayerCapacity("/layer1/conv1/Conv", "Conv", 900, 23, List.of(new Point(23, 0.9))),
             new LayerCapacity("/fc/Gemm", "Gemm", 100, 17, List.of(new Point(23, 0.5), new Point(11, 0.9),
@@ -115,6 +115,9 @@ class CapacityCommandTest {
     Outcome none = capacity();
     assertEquals(Main.EXIT_USAGE, none.status());
     assertTrue(none.err().contains("capacity needs a spec file"), none.err());
+    Outcome images = capacity("x.yaml", "--images", "0");
+    assertEquals(Main.EXIT_USAGE, images.status());
+    assertTrue(images.err().contains("--images 0 must be at least 1"), images.err());
     Outcome tolerance = capacity("x.yaml", "--tolerance", "lots");
     assertEquals(Main.EXIT_USAGE, tolerance.status());
     assertTrue(tolerance.err().contains("--tolerance 'lots' is not a number"), tolerance.err());

@@ -41,9 +41,11 @@ public final class CapacityAnalysis {
    * @param perLayer also find each layer's capacity
    * @param seed fixes the random bits
    * @param batchSize images per evaluation batch
+   * @param evalImages test images each accuracy is measured on: a fixed seeded sample of the split
+   *     (the same images for every N), or all of it when 0 or more than it has
    * @param execution device and threads of the evaluation session
    */
-  public record Settings(double tolerancePoints, boolean perLayer, long seed, int batchSize,
+  public record Settings(double tolerancePoints, boolean perLayer, long seed, int batchSize, int evalImages,
       ExecutionConfig execution) {
 
     public Settings {
@@ -52,6 +54,9 @@ public final class CapacityAnalysis {
       }
       if (batchSize < 1) {
         throw new IllegalArgumentException("batch size must be positive, got " + batchSize);
+      }
+      if (evalImages < 0) {
+        throw new IllegalArgumentException("evaluation images must be 0 (all) or positive, got " + evalImages);
       }
     }
   }
@@ -73,6 +78,7 @@ public final class CapacityAnalysis {
   /**
    * What the analysis found.
    *
+   * @param settings what was asked for
    * @param baselineTop1 accuracy of the model as given
    * @param curve accuracy for N = 0…23, all weights overwritten
    * @param capacityBits the model's capacity
@@ -104,12 +110,12 @@ public final class CapacityAnalysis {
     Map<String, int[]> words = randomWords(weights, original, settings.seed());
     long values = words.values().stream().mapToLong(w -> w.length).sum();
     try (Evaluator evaluator = new Evaluator(forward, settings.batchSize(), classes, settings.execution())) {
-      double baseline = evaluator.evaluate(original, split, 0).top1();
+      double baseline = evaluator.evaluate(original, split, settings.evalImages()).top1();
       double threshold = baseline - settings.tolerancePoints() / 100 - 1e-12;
       List<Point> curve = new ArrayList<>();
       int capacity = -1;
       for (int bits = 0; bits <= MantissaBits.MANTISSA_BITS; bits++) {
-        double top1 = evaluator.evaluate(overwritten(original, words, bits), split, 0).top1();
+        double top1 = evaluator.evaluate(overwritten(original, words, bits), split, settings.evalImages()).top1();
         curve.add(new Point(bits, top1));
         if (capacity == bits - 1 && top1 >= threshold) {
           capacity = bits;
@@ -119,19 +125,20 @@ public final class CapacityAnalysis {
       if (settings.perLayer()) {
         for (LearnedWeights.Layer layer : weights.layers()) {
           Map<String, int[]> mine = new LinkedHashMap<>();
-          layer.tensors().forEach(t -> mine.put(t, words.get(t)));
-          layers.add(layerCapacity(layer, mine, original, evaluator, split, threshold));
+          layer.tensors().stream().filter(words::containsKey).forEach(t -> mine.put(t, words.get(t)));
+          layers.add(layerCapacity(layer, mine, original, evaluator, split, settings.evalImages(), threshold));
         }
       }
-      return new Result(settings, baseline, List.copyOf(curve), Math.max(capacity, 0), values, split.size(),
+      int images = settings.evalImages() == 0 ? split.size() : Math.min(settings.evalImages(), split.size());
+      return new Result(settings, baseline, List.copyOf(curve), Math.max(capacity, 0), values, images,
           List.copyOf(layers), (System.nanoTime() - start) / 1e9);
     }
   }
 
   private static LayerCapacity layerCapacity(LearnedWeights.Layer layer, Map<String, int[]> words,
-      Map<String, float[]> original, Evaluator evaluator, Split split, double threshold) {
+      Map<String, float[]> original, Evaluator evaluator, Split split, int evalImages, double threshold) {
     List<Point> evaluated = new ArrayList<>();
-    int capacity = search(bits -> evaluator.evaluate(overwritten(original, words, bits), split, 0).top1(), threshold,
+    int capacity = search(bits -> evaluator.evaluate(overwritten(original, words, bits), split, evalImages).top1(), threshold,
         evaluated);
     long values = words.values().stream().mapToLong(w -> w.length).sum();
     return new LayerCapacity(layer.node(), layer.opType(), values, capacity, List.copyOf(evaluated));

@@ -36,7 +36,7 @@ class CapacityAnalysisTest {
     trained = TrainedSynthetic.report();
     forward = ForwardModel.prepare(OnnxModels.read(trained.checkpoint()), 32);
     result = CapacityAnalysis.run(forward, TrainedSynthetic.dataset().test(), 4,
-        new CapacityAnalysis.Settings(1, true, 7, 32, ExecutionConfig.cpu(1)));
+        new CapacityAnalysis.Settings(1, true, 7, 32, 0, ExecutionConfig.cpu(1)));
   }
 
   @Test
