@@ -133,16 +133,16 @@ final class CapacityCommand {
         StringBuilder s = new StringBuilder();
         double tolerance = r.settings().tolerancePoints();
         s.append(String.format(Locale.ROOT, "steganographic capacity of %s on %s: %d test images, %,d weights, "
-                + "tolerance %s points, seed %d, %.1f s%n", model, dataset, r.testImages(), r.weightValues(),
-                plain(tolerance), r.settings().seed(), r.seconds()));
+                + "tolerance %s, seed %d, %.1f s%n", model, dataset, r.testImages(), r.weightValues(),
+                points(tolerance), r.settings().seed(), r.seconds()));
         s.append(String.format(Locale.ROOT, "%4s  %7s  %8s%n", "bits", "top-1", "change"));
         for (CapacityAnalysis.Point p : r.curve()) {
             s.append(String.format(Locale.ROOT, "%4d  %7.4f  %+8.2f%s%n", p.bits(), p.top1(),
                     (p.top1() - r.baselineTop1()) * 100, p.bits() == r.capacityBits() ? "  <- capacity" : ""));
         }
         s.append(String.format(Locale.ROOT, "capacity: %d bits per weight, %,d bits in all (top-1 %.4f unmodified; "
-                + "within %s points up to %d overwritten bits)%n", r.capacityBits(), r.capacityTotalBits(),
-                r.baselineTop1(), plain(tolerance), r.capacityBits()));
+                + "within %s up to %d overwritten bits)%n", r.capacityBits(), r.capacityTotalBits(),
+                r.baselineTop1(), points(tolerance), r.capacityBits()));
         if (!r.layers().isEmpty()) {
             s.append("per layer (only its weights overwritten; N = 23 first, then binary search):\n");
             int width = Math.max(5, r.layers().stream().mapToInt(l -> l.layer().length()).max().orElse(5));
@@ -196,7 +196,8 @@ final class CapacityCommand {
         return a;
     }
 
-    private static String plain(double v) {
-        return v == Math.rint(v) ? Long.toString((long) v) : Double.toString(v);
+    private static String points(double v) {
+        String number = v == Math.rint(v) ? Long.toString((long) v) : Double.toString(v);
+        return number + (v == 1 ? " point" : " points");
     }
 }
