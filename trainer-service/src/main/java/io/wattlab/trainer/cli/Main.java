@@ -36,7 +36,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.Map;
 
-/** {@code trainer-service serve | run SPEC.yaml [--json] | pretrain}: the trainer's command line. */
+/** {@code trainer-service serve | run SPEC.yaml [--json] | pretrain | capacity SPEC.yaml}: the trainer's command line. */
 public final class Main {
 
     private static final String USAGE = """
@@ -48,6 +48,7 @@ public final class Main {
               pretrain --model NAME --out FILE.onnx [--epochs N] [--classes N] [--images N]
                                      pre-train a built-in model (resnet-cifar, mobilenet-cifar) on a seeded
                                      synthetic source task and write the checkpoint a run spec can name
+            """ + CapacityCommand.USAGE + """
             configuration: environment variables WATTLAB_* (see README.md)""";
 
     /** How long a signal waits for the cancelled run's report before the JVM exits anyway. */
@@ -83,6 +84,7 @@ public final class Main {
                     status = run(rest, System.out, System.err);
                 }
                 case "pretrain" -> status = pretrain(rest, System.out, System.err);
+                case "capacity" -> status = CapacityCommand.run(rest, System.out, System.err);
                 case "-h", "--help", "help" -> {
                     System.out.println(USAGE);
                     status = 0;

@@ -1,6 +1,8 @@
 package io.wattlab.trainer.compress;
 
 import io.wattlab.trainer.compress.distill.DistillationPass;
+import io.wattlab.trainer.compress.mantissa.MantissaPass;
+import io.wattlab.trainer.compress.precision.PrecisionPass;
 import io.wattlab.trainer.compress.prune.MagnitudePruning;
 import io.wattlab.trainer.compress.quantize.QuantizePass;
 import io.wattlab.trainer.compress.structured.StructuredPruning;
@@ -29,6 +31,8 @@ public final class Techniques {
     m.put(DistillationPass.TECHNIQUE, DistillationPass::new);
     m.put("prune", MagnitudePruning::new);
     m.put(QuantizePass.TECHNIQUE, QuantizePass::new);
+    m.put(MantissaPass.TECHNIQUE, MantissaPass::new);
+    m.put(PrecisionPass.TECHNIQUE, PrecisionPass::new);
     return Map.copyOf(m);
   }
 

@@ -636,6 +636,11 @@ final class RunExecution {
     }
 
     private Transforms transforms(long[] modelInput) {
+        return transforms(spec, dataset, modelInput);
+    }
+
+    /** The spec's transforms for a model with this input: resize to it, augmentation, normalisation. */
+    static Transforms transforms(RunSpec spec, Dataset dataset, long[] modelInput) {
         List<ImageTransform> steps = new ArrayList<>();
         boolean resize = !spec.getDataset().hasResize() || spec.getDataset().getResize();
         if (resize && modelInput.length >= 3) {
@@ -652,7 +657,7 @@ final class RunExecution {
         if (spec.getAugmentation().getHorizontalFlip()) {
             steps.add(new RandomHorizontalFlip());
         }
-        normalization().ifPresent(steps::add);
+        normalization(spec.getDataset().getNormalize(), dataset.train()).ifPresent(steps::add);
         return new Transforms(steps);
     }
 
@@ -661,10 +666,6 @@ final class RunExecution {
      * pre-trained weights were trained with (its documentation, "transforms" of every classification
      * weight), dataset the training split's own statistics.
      */
-    private java.util.Optional<Normalize> normalization() {
-        return normalization(spec.getDataset().getNormalize(), dataset.train());
-    }
-
     static java.util.Optional<Normalize> normalization(io.wattlab.proto.v1.NormalizeSpec n, Split train) {
         return switch (n.getPreset().isEmpty() ? "none" : n.getPreset()) {
             case "imagenet" -> java.util.Optional.of(new Normalize(IMAGENET_MEAN, IMAGENET_STD));
