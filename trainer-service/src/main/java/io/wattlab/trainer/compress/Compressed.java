@@ -2,6 +2,8 @@ package io.wattlab.trainer.compress;
 
 import ai.onnx.proto.OnnxMl.ModelProto;
 import io.wattlab.trainer.train.ParameterConstraint;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -13,7 +15,8 @@ import java.util.Map;
 public record Compressed(ModelProto model, Map<String, String> details, List<ParameterConstraint> constraints) {
 
   public Compressed {
-    details = Map.copyOf(details);
+    // In the pass's own order: the report lists them as the pass put them.
+    details = Collections.unmodifiableMap(new LinkedHashMap<>(details));
     constraints = List.copyOf(constraints);
   }
 
