@@ -6,6 +6,10 @@ import ai.onnx.proto.OnnxMl.ModelProto;
 import io.micronaut.context.env.PropertySource;
 import io.micronaut.context.env.PropertySourcePropertyResolver;
 import io.wattlab.proto.v1.WindowEnergy;
+import io.wattlab.trainer.compress.distill.DistillationPass;
+import io.wattlab.trainer.compress.distill.Teacher;
+import io.wattlab.trainer.data.ImageShape;
+import io.wattlab.trainer.data.batch.Batch;
 import io.wattlab.trainer.metering.EnergyMeter;
 import io.wattlab.trainer.metering.EnergySummaries;
 import io.wattlab.trainer.metering.InProcessMeter;
@@ -39,7 +43,8 @@ class CompressionBenchmark {
       Map.entry("low_rank", Map.of("rank_ratio", "0.5")),
       Map.entry("low_rank", Map.of("rank_ratio", "0.25")),
       Map.entry("mantissa", Map.of("bits", "16")),
-      Map.entry("precision", Map.of("format", "bf16")));
+      Map.entry("precision", Map.of("format", "bf16")),
+      Map.entry("distill", Map.of("alpha", "0.5", "temperature", "4")));
 
   private static CompressionPass pass(Map.Entry<String, Map<String, String>> config) {
     if (!Techniques.names().contains(config.getKey())) {
@@ -78,11 +83,13 @@ class CompressionBenchmark {
     Random random = new Random(0);
     float[] images = new float[batch * 3 * 32 * 32];
     long[] labels = new long[batch];
+    int[] indices = new int[batch];
     for (int i = 0; i < images.length; i++) {
       images[i] = (float) random.nextGaussian();
     }
     for (int i = 0; i < batch; i++) {
       labels[i] = random.nextInt(10);
+      indices[i] = i;
     }
     Map<String, Object> settings = new LinkedHashMap<>();
     settings.put("wattlab.nvml.enabled", "false");
@@ -97,16 +104,33 @@ class CompressionBenchmark {
           }
           Compressed c = pass.apply(base);
           ForwardModel forward = ForwardModel.prepare(c.model(), batch);
-          try (Trainer t = new Trainer(TrainStepBuilder.build(forward, TrainConfig.sgd(batch, 0.9)),
-              ExecutionConfig.cpu(threads))) {
+          TrainConfig trainConfig = TrainConfig.sgd(batch, 0.9);
+          // Distillation: the teacher (the uncompressed model) runs on every batch, as it does when
+          // the images are augmented; without augmentation its logits are computed once per image.
+          Teacher teacher = null;
+          if (pass instanceof DistillationPass d) {
+            trainConfig = trainConfig.withDistillation(d.loss());
+            teacher = Teacher.open(base, DistillationPass.RUN_MODEL, forward, batch, false, ExecutionConfig.cpu(threads));
+          }
+          Batch b = new Batch(0, 0, images, labels, new ImageShape(3, 32, 32), indices);
+          try (Trainer t = new Trainer(TrainStepBuilder.build(forward, trainConfig), ExecutionConfig.cpu(threads));
+              Teacher closing = teacher) {
             t.constrain(new ArrayList<>(c.constraints()));
+            Teacher teach = teacher;
+            Runnable step = () -> {
+              if (teach == null) {
+                t.step(images, labels, 0.01f);
+              } else {
+                t.step(images, labels, teach.logits(b), 0.01f);
+              }
+            };
             for (int i = 0; i < 3; i++) {
-              t.step(images, labels, 0.01f);
+              step.run();
             }
             EnergyMeter.Window w = meter.begin(Map.of("bench", pass.technique()));
             long start = System.nanoTime();
             for (int i = 0; i < steps; i++) {
-              t.step(images, labels, 0.01f);
+              step.run();
             }
             double seconds = (System.nanoTime() - start) / 1e9;
             WindowEnergy e = meter.end(w);
