@@ -1,5 +1,6 @@
 package io.wattlab.trainer.compress;
 
+import io.wattlab.trainer.compress.lowrank.LowRankPass;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -21,6 +22,7 @@ public final class Techniques {
   private static Map<String, Function<PassParameters, CompressionPass>> factories() {
     Map<String, Function<PassParameters, CompressionPass>> m = new LinkedHashMap<>();
     m.put(NONE, NoCompression::new);
+    m.put(LowRankPass.TECHNIQUE, LowRankPass::new);
     return Map.copyOf(m);
   }
 
