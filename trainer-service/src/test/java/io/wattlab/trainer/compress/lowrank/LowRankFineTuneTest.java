@@ -55,7 +55,7 @@ class LowRankFineTuneTest {
     RunSpec baseline = RunSpec.newBuilder()
         .setModel(ModelSpec.newBuilder().setOnnxPath(model.toString()))
         .setDataset(DatasetSpec.newBuilder().setFormat("synthetic").putAllOptions(Map.of(
-            "classes", "10", "size", "16", "train", "1000", "test", "300", "difficulty", "easy")))
+            "classes", "10", "size", "16", "train", "1000", "test", "500", "difficulty", "medium")))
         .setEpochs(3)
         .setBatchSize(32)
         .setLearningRate(0.05)

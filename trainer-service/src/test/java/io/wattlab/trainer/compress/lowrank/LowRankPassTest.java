@@ -17,6 +17,7 @@ import io.wattlab.trainer.compress.CompressionPass;
 import io.wattlab.trainer.compress.InvalidCompressionException;
 import io.wattlab.trainer.compress.PassReport;
 import io.wattlab.trainer.compress.Techniques;
+import io.wattlab.trainer.graph.Attrs;
 import io.wattlab.trainer.graph.Graph;
 import io.wattlab.trainer.graph.Node;
 import io.wattlab.trainer.graph.TensorType;
@@ -187,6 +188,36 @@ class LowRankPassTest {
       }
     }
     assertEquals(discarded, meanSquare, 0.2 * discarded, "E||(W − W_r)x||² = ||W − W_r||_F² for x ~ N(0, I)");
+  }
+
+  /**
+   * Gemm's transA, transB 0, alpha, beta and C, and a MatMul, on weights of exact rank 6: at
+   * ranks of 6 or more the factors reproduce the weights, so the outputs must agree.
+   */
+  @Test
+  void gemmAttributesAndMatMulSurviveTheFactorization() throws Exception {
+    SplittableRandom random = new SplittableRandom(8);
+    Graph g = new Graph(17);
+    g.addInput("x", new TensorType(Tensors.FLOAT, new long[] {64, 4}));
+    g.addInitializer(Tensors.floats("b", new long[] {64, 48}, lowRank(random, 64, 48, 6)));
+    g.addInitializer(Tensors.floats("c", new long[] {48}, gaussian(random, 48)));
+    g.addInitializer(Tensors.floats("w", new long[] {48, 40}, lowRank(random, 48, 40, 6)));
+    g.addNode(new Node("gemm", "Gemm", "", List.of("x", "b", "c"), List.of("h"), Map.of(
+        "transA", Attrs.i("transA", 1), "alpha", Attrs.f("alpha", 0.5),
+        "beta", Attrs.f("beta", 2))));
+    g.addNode(new Node("matmul", "MatMul", "", List.of("h", "w"), List.of("y"), Map.of()));
+    g.outputs().put("y", new TensorType(Tensors.FLOAT, new long[] {4, 40}));
+    ModelProto model = g.toModel();
+
+    PassReport.Outcome outcome = PassReport.run(pass(Map.of("rank_ratio", "0.25")), model);
+    Graph after = Graph.fromModel(outcome.compressed().model());
+    assertEquals(List.of("Gemm", "Gemm", "MatMul", "MatMul"), after.nodes().stream().map(Node::opType).toList());
+    assertEquals(64 * 48 - 12 * (64 + 48) + 48 * 40 - 10 * (48 + 40),
+        outcome.report().before().parameters() - outcome.report().after().parameters());
+    float[] x = gaussian(random, 64 * 4);
+    float[] y = run(model, x);
+    float[] yr = run(outcome.compressed().model(), x);
+    assertEquals(0, norm(y, yr), 1e-5 * norm(y, new float[y.length]), "rank-6 weights are reproduced at ranks 12 and 10");
   }
 
   @Test
@@ -402,6 +433,21 @@ class LowRankPassTest {
     var qr = org.ejml.dense.row.factory.DecompositionFactory_DDRM.qr(rows, cols);
     qr.decompose(g);
     return qr.getQ(null, true);
+  }
+
+  /** A rows×cols matrix of exact rank r: the product of two Gaussian factors. */
+  private static float[] lowRank(SplittableRandom random, int rows, int cols, int r) {
+    float[] a = gaussian(random, rows * r);
+    float[] b = gaussian(random, r * cols);
+    float[] out = new float[rows * cols];
+    for (int i = 0; i < rows; i++) {
+      for (int k = 0; k < r; k++) {
+        for (int j = 0; j < cols; j++) {
+          out[i * cols + j] += a[i * r + k] * b[k * cols + j] / r;
+        }
+      }
+    }
+    return out;
   }
 
   private static void reverse(double[] a) {
