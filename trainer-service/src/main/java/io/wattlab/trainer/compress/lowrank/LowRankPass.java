@@ -4,6 +4,7 @@ import ai.onnx.proto.OnnxMl.AttributeProto;
 import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import io.wattlab.trainer.compress.Compressed;
+import io.wattlab.trainer.compress.CompressionException;
 import io.wattlab.trainer.compress.CompressionPass;
 import io.wattlab.trainer.compress.PassParameters;
 import io.wattlab.trainer.graph.Attrs;
@@ -28,6 +29,8 @@ import org.ejml.data.DMatrixRMaj;
  * the bias (the Conv weight read as Cout × Cin·k·k). A layer stays as it is where the factors
  * would not be smaller and cheaper than the weight, r·(m+n) ≥ m·n, so rank ratio 1 changes
  * nothing; grouped and depthwise Convs stay too (their per-group matrices are already thin).
+ * The factors are ordinary parameters: training may change them freely and their product keeps
+ * rank r by construction, so the pass leaves training no constraint.
  */
 public final class LowRankPass implements CompressionPass {
 
@@ -82,12 +85,18 @@ public final class LowRankPass implements CompressionPass {
       }
       DMatrixRMaj w = matrix(layer.weight, layer.rows, layer.cols);
       double total = TruncatedSvd.frobeniusSquared(w);
+      if (!Double.isFinite(total)) {
+        throw new CompressionException(n.describe() + ": weight " + layer.weight.getName()
+            + " holds NaN or infinite values; it has no SVD");
+      }
       Choice choice;
       try {
         choice = choose(layer, w, total);
       } catch (LeftAlone e) {
         leftAlone.add(label(n) + ": " + e.getMessage());
         continue;
+      } catch (ArithmeticException e) {
+        throw new CompressionException(n.describe() + ": " + e.getMessage(), e);
       }
       int r = choice.rank;
       replace(g, layer, choice.svd.left(r), choice.svd.right(r), r);

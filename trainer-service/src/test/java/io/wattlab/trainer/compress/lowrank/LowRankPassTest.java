@@ -13,6 +13,7 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import io.wattlab.trainer.compress.Compressed;
+import io.wattlab.trainer.compress.CompressionException;
 import io.wattlab.trainer.compress.CompressionPass;
 import io.wattlab.trainer.compress.InvalidCompressionException;
 import io.wattlab.trainer.compress.PassReport;
@@ -218,6 +219,19 @@ class LowRankPassTest {
     float[] y = run(model, x);
     float[] yr = run(outcome.compressed().model(), x);
     assertEquals(0, norm(y, yr), 1e-5 * norm(y, new float[y.length]), "rank-6 weights are reproduced at ranks 12 and 10");
+  }
+
+  @Test
+  void aWeightHoldingNaNIsRefusedNamingTheNode() {
+    Graph g = new Graph(17);
+    g.addInput("x", new TensorType(Tensors.FLOAT, new long[] {2, 8}));
+    float[] w = gaussian(new SplittableRandom(9), 8 * 6);
+    w[5] = Float.NaN;
+    g.addInitializer(Tensors.floats("w", new long[] {8, 6}, w));
+    g.addNode(new Node("dense", "MatMul", "", List.of("x", "w"), List.of("y"), Map.of()));
+    g.outputs().put("y", new TensorType(Tensors.FLOAT, new long[] {2, 6}));
+    CompressionException e = assertThrows(CompressionException.class, () -> pass(Map.of()).apply(g.toModel()));
+    assertTrue(e.getMessage().contains("node dense (MatMul)") && e.getMessage().contains("NaN"), e.getMessage());
   }
 
   @Test
