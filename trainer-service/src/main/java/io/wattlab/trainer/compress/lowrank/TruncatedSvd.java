@@ -34,6 +34,13 @@ record TruncatedSvd(DMatrixRMaj u, double[] sigma, DMatrixRMaj v) {
    * and the result is the exact SVD's up to rounding.
    */
   static TruncatedSvd randomized(DMatrixRMaj a, int rank, int oversampling, int powerIterations, long seed) {
+    if (a.numRows < a.numCols) {
+      // Sketch the longer side: the small SVD is then of a (rank+p)×shorter matrix. For torch's
+      // out×in VGG16 classifier (4096×25088) the other way round would bidiagonalise a
+      // (rank+p)×25088 matrix and rotate 25088-long singular vectors.
+      TruncatedSvd t = randomized(CommonOps_DDRM.transpose(a, null), rank, oversampling, powerIterations, seed);
+      return new TruncatedSvd(t.v, t.sigma, t.u);
+    }
     int m = a.numRows;
     int n = a.numCols;
     int width = Math.min(rank + oversampling, Math.min(m, n));

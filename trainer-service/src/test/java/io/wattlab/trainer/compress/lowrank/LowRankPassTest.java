@@ -254,25 +254,29 @@ class LowRankPassTest {
     CommonOps_DDRM.multTransB(us, v, a);
 
     int rank = 40;
-    TruncatedSvd svd = TruncatedSvd.randomized(a, rank, LowRankPass.OVERSAMPLING, LowRankPass.POWER_ITERATIONS, 7);
-    assertEquals(rank, svd.rank());
-    // Halko et al. (section 10.4): σⱼ's error shrinks as (σ_{k+p+1}/σⱼ)^(2(2q+1)); the leading
-    // half sits far above the sketch's edge, the last few near it.
-    for (int i = 0; i < rank; i++) {
-      assertEquals(sigma[i], svd.sigma()[i], (i < rank / 2 ? 1e-7 : 2e-3) * sigma[i], "σ" + (i + 1));
+    // Tall as built and wide as torch stores a Linear weight (out×in).
+    for (DMatrixRMaj matrix : List.of(a, CommonOps_DDRM.transpose(a, null))) {
+      TruncatedSvd svd = TruncatedSvd.randomized(matrix, rank, LowRankPass.OVERSAMPLING, LowRankPass.POWER_ITERATIONS, 7);
+      assertEquals(rank, svd.rank());
+      // Halko et al. (section 10.4): σⱼ's error shrinks as (σ_{k+p+1}/σⱼ)^(2(2q+1)); the leading
+      // half sits far above the sketch's edge, the last few near it.
+      for (int i = 0; i < rank; i++) {
+        assertEquals(sigma[i], svd.sigma()[i], (i < rank / 2 ? 1e-7 : 2e-3) * sigma[i], "σ" + (i + 1));
+      }
+      // The same seed gives the same factors.
+      assertArrayEquals(svd.sigma(),
+          TruncatedSvd.randomized(matrix, rank, LowRankPass.OVERSAMPLING, LowRankPass.POWER_ITERATIONS, 7).sigma());
+      // The factors multiply back to the rank-r part: ||A − L·R||_F² is close to Σ_{i>r} σᵢ².
+      DMatrixRMaj lr = new DMatrixRMaj(matrix.numRows, matrix.numCols);
+      CommonOps_DDRM.mult(svd.left(rank), svd.right(rank), lr);
+      DMatrixRMaj diff = new DMatrixRMaj(matrix.numRows, matrix.numCols);
+      CommonOps_DDRM.subtract(matrix, lr, diff);
+      double tail = 0;
+      for (int i = rank; i < count; i++) {
+        tail += sigma[i] * sigma[i];
+      }
+      assertEquals(tail, CommonOps_DDRM.elementSum(elementSquare(diff)), 0.01 * tail);
     }
-    // The same seed gives the same factors.
-    assertArrayEquals(svd.sigma(), TruncatedSvd.randomized(a, rank, 10, 1, 7).sigma());
-    // The factors multiply back to the rank-r part: ||A − L·R||_F² is close to Σ_{i>r} σᵢ².
-    DMatrixRMaj lr = new DMatrixRMaj(m, n);
-    CommonOps_DDRM.mult(svd.left(rank), svd.right(rank), lr);
-    DMatrixRMaj diff = new DMatrixRMaj(m, n);
-    CommonOps_DDRM.subtract(a, lr, diff);
-    double tail = 0;
-    for (int i = rank; i < count; i++) {
-      tail += sigma[i] * sigma[i];
-    }
-    assertEquals(tail, CommonOps_DDRM.elementSum(elementSquare(diff)), 0.01 * tail);
   }
 
   @Test
