@@ -83,7 +83,10 @@ public final class LowRankPass implements CompressionPass {
         leftAlone.add(label(n) + ": " + e.getMessage());
         continue;
       }
-      DMatrixRMaj w = matrix(layer.weight, layer.rows, layer.cols);
+      // Read wide weights transposed, so that the randomized SVD sketches the longer side
+      // without a second copy of the weight (822 MB as doubles for VGG16's first classifier).
+      boolean wide = layer.rows < layer.cols;
+      DMatrixRMaj w = matrix(layer.weight, layer.rows, layer.cols, wide);
       double total = TruncatedSvd.frobeniusSquared(w);
       if (!Double.isFinite(total)) {
         throw new CompressionException(n.describe() + ": weight " + layer.weight.getName()
@@ -99,8 +102,9 @@ public final class LowRankPass implements CompressionPass {
         throw new CompressionException(n.describe() + ": " + e.getMessage(), e);
       }
       int r = choice.rank;
-      replace(g, layer, choice.svd.left(r), choice.svd.right(r), r);
-      double kept = choice.svd.energy(r);
+      TruncatedSvd svd = wide ? choice.svd.transposed() : choice.svd;
+      replace(g, layer, svd.left(r), svd.right(r), r);
+      double kept = svd.energy(r);
       energyBefore += total;
       energyKept += kept;
       factorized.add(String.format(Locale.ROOT, "%s: rank %d of %d (%d×%d, %s SVD, energy %.4f)", label(n), r,
@@ -309,18 +313,17 @@ public final class LowRankPass implements CompressionPass {
     return uses;
   }
 
-  /** A float32 initializer as a rows×cols double matrix, read straight from its bytes. */
-  private static DMatrixRMaj matrix(TensorProto t, int rows, int cols) {
-    DMatrixRMaj m = new DMatrixRMaj(rows, cols);
-    if (!t.getRawData().isEmpty()) {
-      FloatBuffer f = t.getRawData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-      for (int i = 0; i < rows * cols; i++) {
-        m.data[i] = f.get(i);
-      }
-    } else {
-      float[] f = Tensors.toFloats(t);
-      for (int i = 0; i < rows * cols; i++) {
-        m.data[i] = f[i];
+  /**
+   * A float32 initializer as a rows×cols double matrix, or its transpose, read straight from its
+   * bytes.
+   */
+  private static DMatrixRMaj matrix(TensorProto t, int rows, int cols, boolean transpose) {
+    FloatBuffer f = t.getRawData().isEmpty() ? FloatBuffer.wrap(Tensors.toFloats(t))
+        : t.getRawData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+    DMatrixRMaj m = transpose ? new DMatrixRMaj(cols, rows) : new DMatrixRMaj(rows, cols);
+    for (int i = 0; i < rows; i++) {
+      for (int j = 0; j < cols; j++) {
+        m.data[transpose ? j * rows + i : i * cols + j] = f.get(i * cols + j);
       }
     }
     return m;

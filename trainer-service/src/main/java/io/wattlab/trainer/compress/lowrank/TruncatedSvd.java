@@ -38,8 +38,7 @@ record TruncatedSvd(DMatrixRMaj u, double[] sigma, DMatrixRMaj v) {
       // Sketch the longer side: the small SVD is then of a (rank+p)×shorter matrix. For torch's
       // out×in VGG16 classifier (4096×25088) the other way round would bidiagonalise a
       // (rank+p)×25088 matrix and rotate 25088-long singular vectors.
-      TruncatedSvd t = randomized(CommonOps_DDRM.transpose(a, null), rank, oversampling, powerIterations, seed);
-      return new TruncatedSvd(t.v, t.sigma, t.u);
+      return randomized(CommonOps_DDRM.transpose(a, null), rank, oversampling, powerIterations, seed).transposed();
     }
     int m = a.numRows;
     int n = a.numCols;
@@ -67,6 +66,11 @@ record TruncatedSvd(DMatrixRMaj u, double[] sigma, DMatrixRMaj v) {
     DMatrixRMaj u = new DMatrixRMaj(m, small.rank());
     CommonOps_MT_DDRM.mult(q, small.u, u);
     return new TruncatedSvd(u, small.sigma, small.v);
+  }
+
+  /** The SVD of the transpose: Aᵀ = V·S·Uᵀ. */
+  TruncatedSvd transposed() {
+    return new TruncatedSvd(v, sigma, u);
   }
 
   /** How many triplets this holds. */
