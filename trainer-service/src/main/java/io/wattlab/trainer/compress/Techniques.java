@@ -1,6 +1,7 @@
 package io.wattlab.trainer.compress;
 
 import io.wattlab.trainer.compress.distill.DistillationPass;
+import io.wattlab.trainer.compress.lowrank.LowRankPass;
 import io.wattlab.trainer.compress.mantissa.MantissaPass;
 import io.wattlab.trainer.compress.precision.PrecisionPass;
 import io.wattlab.trainer.compress.prune.MagnitudePruning;
@@ -27,12 +28,13 @@ public final class Techniques {
   private static Map<String, Function<PassParameters, CompressionPass>> factories() {
     Map<String, Function<PassParameters, CompressionPass>> m = new LinkedHashMap<>();
     m.put(NONE, NoCompression::new);
-    m.put("prune_structured", StructuredPruning::new);
-    m.put(DistillationPass.TECHNIQUE, DistillationPass::new);
     m.put("prune", MagnitudePruning::new);
-    m.put(QuantizePass.TECHNIQUE, QuantizePass::new);
+    m.put("prune_structured", StructuredPruning::new);
+    m.put(LowRankPass.TECHNIQUE, LowRankPass::new);
     m.put(MantissaPass.TECHNIQUE, MantissaPass::new);
     m.put(PrecisionPass.TECHNIQUE, PrecisionPass::new);
+    m.put(QuantizePass.TECHNIQUE, QuantizePass::new);
+    m.put(DistillationPass.TECHNIQUE, DistillationPass::new);
     return Map.copyOf(m);
   }
 
