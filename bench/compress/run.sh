@@ -10,6 +10,6 @@ STEPS="${2:-20}"
 OUT=trainer-service/target/bench
 mkdir -p "$OUT"
 ./mvnw -B -q -pl trainer-service -am test -Dtest='CompressionBenchmark,QuantizeBenchmark' -Dsurefire.failIfNoSpecifiedTests=false \
-  -Dwattlab.bench=true -Dwattlab.bench.threads="$THREADS" -Dwattlab.bench.steps="$STEPS" >/dev/null
+  -Dwattlab.test.heap=12g -Dwattlab.bench=true -Dwattlab.bench.threads="$THREADS" -Dwattlab.bench.steps="$STEPS" >/dev/null
 grep -h '^bench ' trainer-service/target/surefire-reports/*CompressionBenchmark-output.txt \
   trainer-service/target/surefire-reports/*QuantizeBenchmark-output.txt | tee "$OUT/compress.txt"
