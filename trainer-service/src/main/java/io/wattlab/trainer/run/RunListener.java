@@ -8,6 +8,25 @@ import io.wattlab.proto.v1.RunReport;
 /** What an executor tells the service while a run goes on. */
 public interface RunListener {
 
+    /** A listener that keeps nothing, for callers that only want the final report. */
+    RunListener NONE = new RunListener() {
+        @Override
+        public void phase(PhaseChange change) {
+        }
+
+        @Override
+        public void epoch(EpochReport epoch) {
+        }
+
+        @Override
+        public void energy(EnergySummary soFar) {
+        }
+
+        @Override
+        public void partial(RunReport report) {
+        }
+    };
+
     void phase(PhaseChange change);
 
     void epoch(EpochReport epoch);

@@ -9,11 +9,8 @@ import io.micronaut.context.env.PropertySourcePropertyResolver;
 import io.wattlab.proto.v1.AugmentationSpec;
 import io.wattlab.proto.v1.CompressionSpec;
 import io.wattlab.proto.v1.DatasetSpec;
-import io.wattlab.proto.v1.EnergySummary;
-import io.wattlab.proto.v1.EpochReport;
 import io.wattlab.proto.v1.ModelSpec;
 import io.wattlab.proto.v1.OptimizerSpec;
-import io.wattlab.proto.v1.PhaseChange;
 import io.wattlab.proto.v1.PhaseReport;
 import io.wattlab.proto.v1.RunReport;
 import io.wattlab.proto.v1.RunSpec;
@@ -106,13 +103,13 @@ class DistillationRunTest {
    */
   @Test
   void aDistilledStudentReachesTheUncompressedModelsTop1AndTheTeacherRanOncePerImage() throws Exception {
-    Path pretrained = Path.of(executor.execute("pretrain", syntheticRun(5).build(), new Quiet(), new CancelSignal())
+    Path pretrained = Path.of(executor.execute("pretrain", syntheticRun(5).build(), RunListener.NONE, new CancelSignal())
         .getTrainedModelPath());
     String teacher = pretrained.toString();
-    RunReport baseline = executor.execute("baseline", syntheticRun(pretrained, 3).build(), new Quiet(),
+    RunReport baseline = executor.execute("baseline", syntheticRun(pretrained, 3).build(), RunListener.NONE,
         new CancelSignal());
     RunReport student = executor.execute("distilled", distilled(syntheticRun(pretrained, 3),
-        Map.of("teacher", teacher, "alpha", "0.5", "temperature", "4")), new Quiet(), new CancelSignal());
+        Map.of("teacher", teacher, "alpha", "0.5", "temperature", "4")), RunListener.NONE, new CancelSignal());
 
     assertTrue(baseline.getTop1() > 0.5, "the baseline learned the task: top-1 " + baseline.getTop1());
     assertTrue(student.getTop1() >= baseline.getTop1() - 0.03,
@@ -134,7 +131,7 @@ class DistillationRunTest {
   @Test
   void withAugmentationTheTeacherRunsOnEveryBatch() throws Exception {
     RunReport report = executor.execute("distilled-augmented", distilled(syntheticRun(2)
-        .setAugmentation(AugmentationSpec.newBuilder().setHorizontalFlip(true)), Map.of()), new Quiet(),
+        .setAugmentation(AugmentationSpec.newBuilder().setHorizontalFlip(true)), Map.of()), RunListener.NONE,
         new CancelSignal());
     Map<String, String> c = report.getCompressionMap();
     assertEquals(DistillationPass.RUN_MODEL, c.get("teacher"));
@@ -149,25 +146,11 @@ class DistillationRunTest {
     Path wide = Files.createTempFile(Path.of("target"), "teacher-32px-", ".onnx");
     OnnxModels.write(BuiltinModels.create("resnet-cifar", 10, 3, 32, 32, 1), wide);
     RunFailedException e = assertThrows(RunFailedException.class, () -> executor.execute("distilled-misfit",
-        distilled(syntheticRun(1), Map.of("teacher", wide.toString())), new Quiet(), new CancelSignal()));
+        distilled(syntheticRun(1), Map.of("teacher", wide.toString())), RunListener.NONE, new CancelSignal()));
     assertTrue(e.getMessage().startsWith("compress: distill: teacher " + wide + " takes images [N, 3, 32, 32] and "
         + "gives logits [N, 10], but the student takes [N, 3, 16, 16] and gives [N, 10]"), e.getMessage());
     assertEquals(java.util.List.of("load", "compress"),
         e.partialReport().getPhasesList().stream().map(PhaseReport::getPhase).toList());
   }
 
-  /** A listener that keeps nothing. */
-  private static final class Quiet implements RunListener {
-    @Override
-    public void phase(PhaseChange change) {}
-
-    @Override
-    public void epoch(EpochReport epoch) {}
-
-    @Override
-    public void energy(EnergySummary soFar) {}
-
-    @Override
-    public void partial(RunReport report) {}
-  }
 }

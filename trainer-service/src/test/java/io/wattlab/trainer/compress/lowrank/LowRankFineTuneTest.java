@@ -7,11 +7,8 @@ import io.micronaut.context.env.PropertySource;
 import io.micronaut.context.env.PropertySourcePropertyResolver;
 import io.wattlab.proto.v1.CompressionSpec;
 import io.wattlab.proto.v1.DatasetSpec;
-import io.wattlab.proto.v1.EnergySummary;
-import io.wattlab.proto.v1.EpochReport;
 import io.wattlab.proto.v1.ModelSpec;
 import io.wattlab.proto.v1.OptimizerSpec;
-import io.wattlab.proto.v1.PhaseChange;
 import io.wattlab.proto.v1.RunReport;
 import io.wattlab.proto.v1.RunSpec;
 import io.wattlab.trainer.execute.CarbonIntensities;
@@ -35,20 +32,6 @@ import org.junit.jupiter.api.Test;
  */
 class LowRankFineTuneTest {
 
-  private static final RunListener QUIET = new RunListener() {
-    @Override
-    public void phase(PhaseChange change) {}
-
-    @Override
-    public void epoch(EpochReport epoch) {}
-
-    @Override
-    public void energy(EnergySummary soFar) {}
-
-    @Override
-    public void partial(RunReport report) {}
-  };
-
   @Test
   void rankRatioHalfFineTunesToWithinThreePointsOfTheUncompressedModel() throws Exception {
     Path model = TorchExports.file("tiny", 16, 10);
@@ -71,8 +54,8 @@ class LowRankFineTuneTest {
         PropertySource.of("test", Map.of())))) {
       TrainingRunExecutor executor = new TrainingRunExecutor(ExecutorSettings.defaults().withRunsDirectory(runs),
           meter, new FileModelSource(), CarbonIntensities.none(), ModelFactsProvider.fromInitializers());
-      RunReport plain = executor.execute("uncompressed", baseline, QUIET, new CancelSignal());
-      RunReport factorized = executor.execute("low-rank", lowRank, QUIET, new CancelSignal());
+      RunReport plain = executor.execute("uncompressed", baseline, RunListener.NONE, new CancelSignal());
+      RunReport factorized = executor.execute("low-rank", lowRank, RunListener.NONE, new CancelSignal());
 
       System.out.printf("top-1 uncompressed %.4f, low_rank 0.5 %.4f; %s%n", plain.getTop1(), factorized.getTop1(),
           factorized.getCompressionMap());

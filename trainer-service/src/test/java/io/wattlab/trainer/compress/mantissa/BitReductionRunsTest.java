@@ -68,19 +68,7 @@ class BitReductionRunsTest {
         .setEpochs(1).setBatchSize(32).setLearningRate(0.05)
         .setOptimizer(OptimizerSpec.newBuilder().setName("sgd").setMomentum(0.9))
         .setSeed(7).setIdleSeconds(0).build();
-    return executor.execute(id, spec, new RunListener() {
-      @Override
-      public void phase(io.wattlab.proto.v1.PhaseChange change) {}
-
-      @Override
-      public void epoch(io.wattlab.proto.v1.EpochReport epoch) {}
-
-      @Override
-      public void energy(io.wattlab.proto.v1.EnergySummary soFar) {}
-
-      @Override
-      public void partial(RunReport partial) {}
-    }, new CancelSignal());
+    return executor.execute(id, spec, RunListener.NONE, new CancelSignal());
   }
 
   private static Map<String, float[]> weights(RunReport report) throws Exception {

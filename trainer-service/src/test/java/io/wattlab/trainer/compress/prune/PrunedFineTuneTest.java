@@ -7,11 +7,8 @@ import io.micronaut.context.env.PropertySource;
 import io.micronaut.context.env.PropertySourcePropertyResolver;
 import io.wattlab.proto.v1.CompressionSpec;
 import io.wattlab.proto.v1.DatasetSpec;
-import io.wattlab.proto.v1.EnergySummary;
-import io.wattlab.proto.v1.EpochReport;
 import io.wattlab.proto.v1.ModelSpec;
 import io.wattlab.proto.v1.OptimizerSpec;
-import io.wattlab.proto.v1.PhaseChange;
 import io.wattlab.proto.v1.RunReport;
 import io.wattlab.proto.v1.RunSpec;
 import io.wattlab.proto.v1.ScheduleSpec;
@@ -38,20 +35,6 @@ import org.junit.jupiter.api.Test;
  */
 class PrunedFineTuneTest {
 
-  private static final RunListener QUIET = new RunListener() {
-    @Override
-    public void phase(PhaseChange change) {}
-
-    @Override
-    public void epoch(EpochReport epoch) {}
-
-    @Override
-    public void energy(EnergySummary soFar) {}
-
-    @Override
-    public void partial(RunReport report) {}
-  };
-
   /**
    * The research question's setting: a model trained on the task (here: six epochs of the tiny
    * torch CNN on the hard synthetic set) is fine-tuned for four more epochs as it is and after 50%
@@ -76,11 +59,11 @@ class PrunedFineTuneTest {
         PropertySource.of("test", Map.of())))) {
       TrainingRunExecutor executor = new TrainingRunExecutor(ExecutorSettings.defaults().withRunsDirectory(runs),
           meter, new FileModelSource(), CarbonIntensities.none(), ModelFactsProvider.fromInitializers());
-      RunReport trained = executor.execute("trained", spec.build(), QUIET, new CancelSignal());
+      RunReport trained = executor.execute("trained", spec.build(), RunListener.NONE, new CancelSignal());
       spec.setModel(ModelSpec.newBuilder().setOnnxPath(trained.getTrainedModelPath())).setEpochs(4);
-      RunReport dense = executor.execute("dense", spec.build(), QUIET, new CancelSignal());
+      RunReport dense = executor.execute("dense", spec.build(), RunListener.NONE, new CancelSignal());
       RunReport pruned = executor.execute("pruned", spec.setCompression(CompressionSpec.newBuilder()
-          .setTechnique("prune").putParameters("sparsity", "0.5")).build(), QUIET, new CancelSignal());
+          .setTechnique("prune").putParameters("sparsity", "0.5")).build(), RunListener.NONE, new CancelSignal());
 
       String top1 = String.format("top-1 before fine-tuning %.3f; after: uncompressed %.3f, pruned %.3f",
           trained.getTop1(), dense.getTop1(), pruned.getTop1());
@@ -141,7 +124,7 @@ class PrunedFineTuneTest {
         PropertySource.of("test", Map.of())))) {
       TrainingRunExecutor executor = new TrainingRunExecutor(ExecutorSettings.defaults().withRunsDirectory(runs),
           meter, new FileModelSource(), CarbonIntensities.none(), ModelFactsProvider.fromInitializers());
-      RunReport report = executor.execute("gradual", spec, QUIET, new CancelSignal());
+      RunReport report = executor.execute("gradual", spec, RunListener.NONE, new CancelSignal());
       assertEquals("0", report.getCompressionMap().get("pruned_parameters"), "the pass prunes to epoch 1's level");
       assertEquals("0.6000", report.getCompressionMap().get("final_sparsity"));
       assertEquals("schedule=gradual,scope=layer,sparsity=0.6", report.getCompressionMap().get("parameters"));
