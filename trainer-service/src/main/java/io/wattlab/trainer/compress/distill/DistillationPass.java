@@ -1,8 +1,10 @@
 package io.wattlab.trainer.compress.distill;
 
 import ai.onnx.proto.OnnxMl.ModelProto;
+import io.wattlab.trainer.compress.CalibratedPass;
 import io.wattlab.trainer.compress.Compressed;
 import io.wattlab.trainer.compress.CompressionPass;
+import io.wattlab.trainer.compress.InferenceOnlyPass;
 import io.wattlab.trainer.compress.InvalidCompressionException;
 import io.wattlab.trainer.compress.PassParameters;
 import io.wattlab.trainer.compress.Techniques;
@@ -52,6 +54,11 @@ public final class DistillationPass implements CompressionPass {
     } catch (InvalidCompressionException e) {
       String field = e.field().startsWith("parameters.") ? e.field().substring("parameters.".length()) : e.field();
       throw PassParameters.invalid(STUDENT + field, e.problem());
+    }
+    if (student instanceof InferenceOnlyPass || student instanceof CalibratedPass) {
+      // A quantized student neither trains nor gets its calibration here: distilling it means nothing.
+      throw PassParameters.invalid(STUDENT + "technique", "a " + technique + " student cannot be trained; "
+          + "distil first, then run " + technique + " on the trained model");
     }
     p.adopt(STUDENT, inner);
   }

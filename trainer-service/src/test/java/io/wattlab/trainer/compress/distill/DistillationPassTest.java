@@ -56,6 +56,8 @@ class DistillationPassTest {
     assertRefused(Map.of("temprature", "2"), "parameters.temprature", "unknown parameter");
     assertRefused(Map.of("student.technique", "shrink"), "parameters.student.technique", "unknown technique 'shrink'");
     assertRefused(Map.of("student.technique", "distill"), "parameters.student.technique", "cannot itself be distilled");
+    assertRefused(Map.of("student.technique", "quantize"), "parameters.student.technique",
+        "a quantize student cannot be trained");
     // The student technique reads its own parameters; one it does not know is named with the prefix.
     assertRefused(Map.of("student.sparsity", "0.5"), "parameters.student.sparsity", "unknown parameter");
   }
