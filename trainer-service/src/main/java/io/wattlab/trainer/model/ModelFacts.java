@@ -85,18 +85,26 @@ public record ModelFacts(long parameters, long nonZeroParameters, long macsPerIm
         if (t.getDataType() != Tensors.FLOAT && t.getDataType() != Tensors.DOUBLE) {
           continue;
         }
-        boolean weight = switch (n.opType()) {
-          case "Conv", "ConvTranspose", "Gemm", "MatMul" -> true;
-          case "BatchNormalization" -> i == 1 || i == 2;
-          case "Add", "Sub", "Mul", "Div" -> Tensors.numel(Tensors.dims(t)) > 1;
-          default -> false;
-        };
-        if (weight) {
+        if (isWeightInput(n.opType(), i, Tensors.dims(t))) {
           learned.add(t.getName());
         }
       }
     }
     return learned;
+  }
+
+  /**
+   * Whether input {@code input} of an op, holding an initializer of these dims, is a learned weight
+   * (the rule of {@link #parameters()}, element type aside): any input of Conv, ConvTranspose, Gemm
+   * and MatMul, BatchNorm's scale and bias, and non-scalar operands of Add, Sub, Mul and Div.
+   */
+  public static boolean isWeightInput(String opType, int input, long[] dims) {
+    return switch (opType) {
+      case "Conv", "ConvTranspose", "Gemm", "MatMul" -> true;
+      case "BatchNormalization" -> input == 1 || input == 2;
+      case "Add", "Sub", "Mul", "Div" -> Tensors.numel(dims) > 1;
+      default -> false;
+    };
   }
 
   private static long macs(Graph g) {

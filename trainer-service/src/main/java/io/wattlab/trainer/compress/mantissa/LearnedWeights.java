@@ -3,6 +3,7 @@ package io.wattlab.trainer.compress.mantissa;
 import ai.onnx.proto.OnnxMl.GraphProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
+import io.wattlab.trainer.model.ModelFacts;
 import io.wattlab.trainer.onnx.Tensors;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -17,9 +18,10 @@ import java.util.Set;
  * The float32 tensors of a graph that are learned weights, grouped by the node (the layer) that
  * reads them: Conv, ConvTranspose, Gemm and MatMul weights and biases; BatchNormalization scale and
  * bias; non-scalar operands of Add, Sub, Mul and Div (a bias added after MatMul). This is the set
- * {@link io.wattlab.trainer.model.ModelFacts} counts as parameters. BatchNorm running mean and
- * variance are not weights: training updates them by a moving average that no constraint sees, and
- * scalar constants of elementwise ops are part of the graph's arithmetic, not of what it learned.
+ * {@link ModelFacts} counts as parameters, by its rule {@link ModelFacts#isWeightInput}. BatchNorm
+ * running mean and variance are not weights: training updates them by a moving average that no
+ * constraint sees, and scalar constants of elementwise ops are part of the graph's arithmetic, not
+ * of what it learned.
  *
  * <p>torch.onnx.export stores equal tensors once and names the copies through Identity nodes; such
  * a copy counts as its source tensor, and {@link #aliases()} gives the names the training engine,
@@ -62,7 +64,8 @@ public record LearnedWeights(List<Layer> layers, Map<String, Set<String>> aliase
       for (int i = 0; i < n.getInputCount(); i++) {
         String name = copyOf.getOrDefault(n.getInput(i), n.getInput(i));
         TensorProto t = initializers.get(name);
-        if (t != null && t.getDataType() == Tensors.FLOAT && isWeight(n.getOpType(), i, t)) {
+        if (t != null && t.getDataType() == Tensors.FLOAT
+            && ModelFacts.isWeightInput(n.getOpType(), i, Tensors.dims(t))) {
           mine.add(name);
           aliases.computeIfAbsent(name, k -> new LinkedHashSet<>(List.of(k))).add(n.getInput(i));
         }
@@ -75,15 +78,6 @@ public record LearnedWeights(List<Layer> layers, Map<String, Set<String>> aliase
     }
     aliases.replaceAll((k, v) -> Set.copyOf(v));
     return new LearnedWeights(layers, aliases);
-  }
-
-  private static boolean isWeight(String opType, int input, TensorProto t) {
-    return switch (opType) {
-      case "Conv", "ConvTranspose", "Gemm", "MatMul" -> true;
-      case "BatchNormalization" -> input == 1 || input == 2;
-      case "Add", "Sub", "Mul", "Div" -> Tensors.numel(Tensors.dims(t)) > 1;
-      default -> false;
-    };
   }
 
   /** The weight tensors' initializer names, each once, in the order layers first read them. */
