@@ -215,7 +215,7 @@ if [ -z "${BENCH_RAPL_ROOT:-}" ]; then
       mkdir -p "$dir"
     fi
     echo "$2" >"$dir/name"
-    echo 0 >"$dir/energy_uj"
+    printf '%020d\n' 0 >"$dir/energy_uj"
     echo 262143328850 >"$dir/max_energy_range_uj"
     rapl_files+=("$dir/energy_uj")
   }
@@ -224,13 +224,14 @@ if [ -z "${BENCH_RAPL_ROOT:-}" ]; then
     zone "intel-rapl:$p:0" core
     zone "intel-rapl:$p:1" dram
   done
-  rapl_note="fake powercap tree in a temp directory: 2 packages with core and dram sub-zones, energy_uj advanced once a second (write to a temp file, then mv)"
+  rapl_note="fake powercap tree in a temp directory: 2 packages with core and dram sub-zones, energy_uj advanced once a second (rewritten in place, fixed width)"
 else
   rapl_note="powercap tree at $rapl_root"
 fi
 
-# Advances every counter once a second, each file replaced whole (temp file + mv) so that a read
-# never sees half a number. About 40 W per package, 25 W per core zone, 5 W per dram zone, 150 W per GPU.
+# Advances every counter once a second: the NVML control file replaced whole (temp file + mv) so that
+# a read never sees half of it, the RAPL counters rewritten in place (see below).
+# About 40 W per package, 25 W per core zone, 5 W per dram zone, 150 W per GPU.
 advance() {
   local t=0 f sleeper=""
   trap '[ -n "$sleeper" ] && kill "$sleeper" 2>/dev/null; exit 0' TERM
@@ -245,13 +246,15 @@ advance() {
       echo "utilization 90 40"; echo "memory 85899345920 42949672960 42949672960"; echo "process 4243 42949672960"
     } >"$FAKE_NVML_CONTROL.tmp"
     mv -f "$FAKE_NVML_CONTROL.tmp" "$FAKE_NVML_CONTROL"
+    # The daemon keeps each energy_uj open and reads it again from the start, as sysfs allows, so a
+    # file renamed over it would never be seen: each is rewritten in place (1<> opens it without
+    # truncating), zero-padded to one width so that no read finds it empty or half-written.
     for f in "${rapl_files[@]}"; do
       case "$f" in
-        *:?:0/energy_uj) echo $((t * 25000000)) >"$f.tmp" ;;
-        *:?:1/energy_uj) echo $((t * 5000000)) >"$f.tmp" ;;
-        *) echo $((t * 40000000)) >"$f.tmp" ;;
+        *:?:0/energy_uj) printf '%020d\n' $((t * 25000000)) 1<>"$f" ;;
+        *:?:1/energy_uj) printf '%020d\n' $((t * 5000000)) 1<>"$f" ;;
+        *) printf '%020d\n' $((t * 40000000)) 1<>"$f" ;;
       esac
-      mv -f "$f.tmp" "$f"
     done
     sleep 1 &
     sleeper=$!

@@ -4,6 +4,7 @@ import io.wattlab.meter.sample.Channel;
 import io.wattlab.meter.sample.Reading;
 import io.wattlab.meter.sample.Source;
 import io.wattlab.meter.sensor.CounterAccumulator;
+import io.wattlab.meter.sensor.KernelFile;
 import io.wattlab.meter.sensor.Sensor;
 import io.wattlab.meter.sensor.SensorException;
 import io.wattlab.meter.sensor.SensorStatus;
@@ -29,6 +30,9 @@ public final class RaplSensor implements Sensor {
     /** Power is never averaged over less than this, where an earlier read allows a longer span. */
     static final long MIN_POWER_SPAN_NANOS = 50_000_000L;
 
+    /** {@code energy_uj} is at most 20 digits and a newline. */
+    private static final int COUNTER_BYTES = 32;
+
     private long lastTimestampNanos;
     private long earlierTimestampNanos;
     private long readsBefore;
@@ -53,19 +57,25 @@ public final class RaplSensor implements Sensor {
             return;
         }
         List<ZoneReader> found = new ArrayList<>();
+        List<String> problems = new ArrayList<>(scan.problems());
         for (RaplZone zone : scan.zones()) {
-            found.add(new ZoneReader(zone, zone.channel(), new CounterAccumulator(zone.maxEnergyRangeMicrojoules())));
+            try {
+                found.add(new ZoneReader(zone, KernelFile.open(zone.energyFile(), COUNTER_BYTES),
+                        new CounterAccumulator(zone.maxEnergyRangeMicrojoules())));
+            } catch (IOException e) {
+                problems.add("zone " + zone.id() + " (" + zone.name() + ") skipped: cannot open " + zone.energyFile()
+                        + " (" + PowercapScan.reason(zone.energyFile(), e) + ")");
+            }
         }
         readers = List.copyOf(found);
         List<Channel> channels = readers.stream().map(ZoneReader::channel).toList();
-        String problems = String.join("; ", scan.problems());
         if (readers.isEmpty()) {
-            status = SensorStatus.unavailable(NAME, Source.MEASURED, scan.problems().isEmpty()
+            status = SensorStatus.unavailable(NAME, Source.MEASURED, problems.isEmpty()
                     ? "no RAPL zones (intel-rapl:N, amd-rapl:N) under " + root
                             + ": load intel_rapl_msr, or the CPU or hypervisor does not expose RAPL"
-                    : problems);
+                    : String.join("; ", problems));
         } else {
-            status = new SensorStatus(NAME, true, Source.MEASURED, problems, channels);
+            status = new SensorStatus(NAME, true, Source.MEASURED, String.join("; ", problems), channels);
         }
     }
 
@@ -83,11 +93,12 @@ public final class RaplSensor implements Sensor {
         // Every file is read before any counter moves, so a failed read leaves all zones where they were.
         long[] raw = new long[readers.size()];
         for (int i = 0; i < raw.length; i++) {
-            Path file = readers.get(i).zone().energyFile();
+            KernelFile file = readers.get(i).energyFile();
             try {
-                raw[i] = PowercapScan.readLong(file);
+                raw[i] = file.readLong();
             } catch (IOException | NumberFormatException e) {
-                throw new SensorException("rapl: cannot read " + file + " (" + PowercapScan.reason(file, e) + ")", e);
+                throw new SensorException("rapl: cannot read " + file.path() + " ("
+                        + PowercapScan.reason(file.path(), e) + ")", e);
             }
         }
         // A read moments after another (a window's edge right after a scheduled read) would divide a
@@ -111,23 +122,28 @@ public final class RaplSensor implements Sensor {
         return status;
     }
 
+    @Override
+    public void close() {
+        readers.forEach(reader -> reader.energyFile().close());
+    }
+
     /** One zone's counter and the energy it had at the previous read. */
     private static final class ZoneReader {
-        private final RaplZone zone;
         private final Channel channel;
+        private final KernelFile energyFile;
         private final CounterAccumulator counter;
         private double lastJoules;
         private double earlierJoules;
         private double lastWatts;
 
-        ZoneReader(RaplZone zone, Channel channel, CounterAccumulator counter) {
-            this.zone = zone;
-            this.channel = channel;
+        ZoneReader(RaplZone zone, KernelFile energyFile, CounterAccumulator counter) {
+            this.channel = zone.channel();
+            this.energyFile = energyFile;
             this.counter = counter;
         }
 
-        RaplZone zone() {
-            return zone;
+        KernelFile energyFile() {
+            return energyFile;
         }
 
         Channel channel() {

@@ -1,9 +1,12 @@
 package io.wattlab.meter.sensor.rapl;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 
 /**
  * A powercap tree written to disk the way the kernel lays it out: top-level zones in the class
@@ -32,7 +35,7 @@ public final class FakePowercap {
         Path dir = dir(id);
         Files.createDirectories(dir);
         Files.writeString(dir.resolve("name"), name + "\n");
-        Files.writeString(dir.resolve("energy_uj"), energyMicrojoules + "\n");
+        Files.writeString(dir.resolve("energy_uj"), String.format("%020d%n", energyMicrojoules));
         Files.writeString(dir.resolve("max_energy_range_uj"), maxEnergyRangeMicrojoules + "\n");
         if (!dir.getParent().equals(root)) {
             Files.createSymbolicLink(root.resolve(id), root.relativize(dir));
@@ -40,12 +43,16 @@ public final class FakePowercap {
         return dir;
     }
 
+    /**
+     * Sets a zone's counter in place, as the kernel's file changes: the sensor keeps {@code energy_uj}
+     * open and reads it again from the start, so a file renamed over it would never be seen. The value
+     * is written zero-padded to a fixed width in one write and the file is never truncated, so that a
+     * sensor reading at the same moment never sees an empty or half-written number.
+     */
     public void energy(String id, long energyMicrojoules) throws IOException {
-        // Written aside and renamed, so that a sensor reading at the same moment never sees a half-written file.
-        Path file = energyFile(id);
-        Path next = file.resolveSibling("energy_uj.next");
-        Files.writeString(next, energyMicrojoules + "\n");
-        Files.move(next, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        try (FileChannel file = FileChannel.open(energyFile(id), StandardOpenOption.WRITE)) {
+            file.write(ByteBuffer.wrap(String.format("%020d%n", energyMicrojoules).getBytes(StandardCharsets.US_ASCII)), 0);
+        }
     }
 
     Path energyFile(String id) {

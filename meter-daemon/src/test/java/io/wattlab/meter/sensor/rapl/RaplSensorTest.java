@@ -168,23 +168,54 @@ class RaplSensorTest {
         assertTrue(sensor.status().message().contains(tree.root.toString()), sensor.status().message());
     }
 
+    /**
+     * The sensor keeps each {@code energy_uj} open. When a driver is unloaded the kernel removes its
+     * sysfs nodes and reads on descriptors still open on them fail; a regular file cannot do that, so
+     * the zone's file here is a link to a kernel file that does: {@code /proc/PID/oom_score} of a
+     * child process (a number, like a counter), whose reads fail once the process is gone.
+     */
     @Test
-    void aReadThatFailsLaterThrowsNamingTheFileAndLeavesTheCountersAlone() throws Exception {
+    void aReadThatFailsLaterThrowsNamingTheFileLeavesTheCountersAloneAndRecoversWhenTheFileIsBack() throws Exception {
+        FakePowercap tree = twoSockets();
+        Path energy = tree.energyFile("intel-rapl:1:0");
+        Process child = new ProcessBuilder("sleep", "60").start();
+        try {
+            Files.delete(energy);
+            Files.createSymbolicLink(energy, Path.of("/proc", Long.toString(child.pid()), "oom_score"));
+            RaplSensor sensor = new RaplSensor(new RaplConfig(tree.root));
+            assertEquals(6, sensor.read(T0).size());
+
+            child.destroy();
+            child.waitFor();
+            tree.energy("intel-rapl:0", 1_000_000 + 10_000_000);
+            SensorException e = assertThrows(SensorException.class, () -> sensor.read(T0 + ONE_SECOND));
+            assertTrue(e.getMessage().contains(energy.toString()), e.getMessage());
+
+            // The driver is back: a new node at the same path, which the sensor opens again.
+            Files.delete(energy);
+            Files.writeString(energy, "700000\n");
+            Map<String, Reading> after = byKey(sensor.read(T0 + 2 * ONE_SECOND));
+            assertEquals(10.0, after.get("rapl/cpu/package-0").energyJoules(), 1e-9);
+            assertEquals(5.0, after.get("rapl/cpu/package-0").powerWatts(), 1e-9,
+                    "the failed read moved no counter, so the interval runs from the last good read");
+            assertTrue(after.containsKey("rapl/core/package-1"));
+        } finally {
+            child.destroyForcibly();
+        }
+    }
+
+    @Test
+    void everyReadSeesTheCounterWrittenSinceThroughTheSameOpenFile() throws Exception {
         FakePowercap tree = twoSockets();
         RaplSensor sensor = new RaplSensor(new RaplConfig(tree.root));
         sensor.read(T0);
-
-        tree.energy("intel-rapl:0", 1_000_000 + 10_000_000);
-        Path energy = tree.energyFile("intel-rapl:1:0");
-        Files.delete(energy);
-        SensorException e = assertThrows(SensorException.class, () -> sensor.read(T0 + ONE_SECOND));
-        assertTrue(e.getMessage().contains(energy.toString()), e.getMessage());
-
-        tree.energy("intel-rapl:1:0", 700_000);
-        Map<String, Reading> after = byKey(sensor.read(T0 + 2 * ONE_SECOND));
-        assertEquals(10.0, after.get("rapl/cpu/package-0").energyJoules(), 1e-9);
-        assertEquals(5.0, after.get("rapl/cpu/package-0").powerWatts(), 1e-9,
-                "the failed read moved no counter, so the interval runs from the last good read");
+        for (int second = 1; second <= 3; second++) {
+            tree.energy("intel-rapl:0:1", 200_000 + second * 2_000_000L);
+            Reading dram = byKey(sensor.read(T0 + second * ONE_SECOND)).get("rapl/dram/package-0");
+            assertEquals(2.0 * second, dram.energyJoules(), 1e-9);
+            assertEquals(2.0, dram.powerWatts(), 1e-9);
+        }
+        sensor.close();
     }
 
     @Test
