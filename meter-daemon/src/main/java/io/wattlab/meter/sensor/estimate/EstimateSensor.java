@@ -10,6 +10,7 @@ import io.wattlab.meter.sensor.SensorStatus;
 import oshi.SystemInfo;
 import oshi.hardware.HardwareAbstractionLayer;
 
+import java.io.IOException;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -64,12 +65,21 @@ public final class EstimateSensor implements Sensor {
         this.status = SensorStatus.unavailable(NAME, Source.ESTIMATED, message);
     }
 
-    /** The estimate for this host, with CPU count, memory and utilization from OSHI. */
+    /**
+     * The estimate for this host, with CPU count and memory from OSHI, and utilization from
+     * {@code /proc/stat} where there is one (Linux), else from OSHI.
+     */
     public static EstimateSensor withOshi(EstimateConfig config) {
         HardwareAbstractionLayer hardware;
         try {
             hardware = new SystemInfo().getHardware();
-            return new EstimateSensor(config, HostShape.of(hardware), new OshiCpuUtilization(hardware.getProcessor()));
+            CpuUtilizationSource utilization;
+            try {
+                utilization = ProcStatCpuUtilization.open();
+            } catch (IOException notLinux) {
+                utilization = new OshiCpuUtilization(hardware.getProcessor());
+            }
+            return new EstimateSensor(config, HostShape.of(hardware), utilization);
         } catch (RuntimeException | LinkageError e) {
             // OSHI throws for operating systems it does not support and when JNA cannot load.
             return new EstimateSensor("OSHI cannot describe this host (" + e + "), so there is nothing to estimate from");
@@ -100,6 +110,17 @@ public final class EstimateSensor implements Sensor {
     @Override
     public SensorStatus status() {
         return status;
+    }
+
+    @Override
+    public void close() {
+        if (utilization instanceof AutoCloseable closeable) {
+            try {
+                closeable.close();
+            } catch (Exception ignored) {
+                // A read-only file: closing it loses nothing.
+            }
+        }
     }
 
     private static String number(double value) {
