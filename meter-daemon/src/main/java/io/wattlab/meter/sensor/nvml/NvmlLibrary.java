@@ -159,17 +159,20 @@ final class NvmlLibrary {
         return string("nvmlDeviceGetUUID", deviceUuid, device);
     }
 
-    /** Energy used since the driver was loaded, in millijoules; Volta and newer GPUs only. */
-    long totalEnergyMillijoules(Pointer device) throws NvmlException {
-        Memory energy = new Memory(Long.BYTES);
-        call("nvmlDeviceGetTotalEnergyConsumption", totalEnergy, device, energy);
-        return energy.getLong(0);
+    /** Native memory for one value a call writes, kept by the caller so that reads ten times a second allocate none. */
+    static Memory scratch() {
+        return new Memory(Long.BYTES);
     }
 
-    long powerMilliwatts(Pointer device) throws NvmlException {
-        Memory power = new Memory(Integer.BYTES);
-        call("nvmlDeviceGetPowerUsage", powerUsage, device, power);
-        return Integer.toUnsignedLong(power.getInt(0));
+    /** Energy used since the driver was loaded, in millijoules; Volta and newer GPUs only. */
+    long totalEnergyMillijoules(Pointer device, Memory scratch) throws NvmlException {
+        call("nvmlDeviceGetTotalEnergyConsumption", totalEnergy, device, scratch);
+        return scratch.getLong(0);
+    }
+
+    long powerMilliwatts(Pointer device, Memory scratch) throws NvmlException {
+        call("nvmlDeviceGetPowerUsage", powerUsage, device, scratch);
+        return Integer.toUnsignedLong(scratch.getInt(0));
     }
 
     long enforcedPowerLimitMilliwatts(Pointer device) throws NvmlException {

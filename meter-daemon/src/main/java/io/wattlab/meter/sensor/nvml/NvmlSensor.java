@@ -1,5 +1,6 @@
 package io.wattlab.meter.sensor.nvml;
 
+import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 import io.wattlab.meter.sample.Channel;
 import io.wattlab.meter.sample.Reading;
@@ -228,11 +229,15 @@ public final class NvmlSensor implements Sensor {
         private final Channel channel;
         private final CounterAccumulator energyCounterMillijoules;
         private final PowerIntegrator powerIntegrator;
+        /** Where the energy and power calls write; reads of a GPU never overlap (the sensor's reads are synchronized). */
+        private final Memory scratch;
         private Map<String, Double> lastGauges;
         private long gaugesReadAtNanos;
 
-        private Gpu(int index, Pointer handle, String description, Channel channel, boolean hasEnergyCounter) {
+        private Gpu(int index, Pointer handle, String description, Channel channel, boolean hasEnergyCounter,
+                    Memory scratch) {
             this.index = index;
+            this.scratch = scratch;
             this.handle = handle;
             this.description = description;
             this.channel = channel;
@@ -247,10 +252,11 @@ public final class NvmlSensor implements Sensor {
             String name = nvml.name(handle);
             String uuid = nvml.uuid(handle);
             String description = "GPU " + index + " (" + name + ", " + uuid + ")";
-            nvml.powerMilliwatts(handle);
+            Memory scratch = NvmlLibrary.scratch();
+            nvml.powerMilliwatts(handle, scratch);
             boolean hasEnergyCounter;
             try {
-                nvml.totalEnergyMillijoules(handle);
+                nvml.totalEnergyMillijoules(handle, scratch);
                 hasEnergyCounter = true;
             } catch (NvmlException e) {
                 hasEnergyCounter = false;
@@ -261,7 +267,7 @@ public final class NvmlSensor implements Sensor {
             Channel channel = new Channel(NAME, DOMAIN, Integer.toString(index), Source.MEASURED, true,
                     Map.of("name", name, "uuid", uuid,
                             "energy_source", hasEnergyCounter ? ENERGY_FROM_COUNTER : ENERGY_FROM_POWER));
-            return new Gpu(index, handle, description, channel, hasEnergyCounter);
+            return new Gpu(index, handle, description, channel, hasEnergyCounter, scratch);
         }
 
         Reading read(NvmlLibrary nvml, long timestampNanos, long gaugeIntervalNanos) throws SensorException {
@@ -269,11 +275,11 @@ public final class NvmlSensor implements Sensor {
                 double energyJoules;
                 double powerWatts;
                 if (energyCounterMillijoules != null) {
-                    long counterMillijoules = nvml.totalEnergyMillijoules(handle);
-                    powerWatts = nvml.powerMilliwatts(handle) / 1000.0;
+                    long counterMillijoules = nvml.totalEnergyMillijoules(handle, scratch);
+                    powerWatts = nvml.powerMilliwatts(handle, scratch) / 1000.0;
                     energyJoules = energyCounterMillijoules.add(counterMillijoules) / 1000.0;
                 } else {
-                    powerWatts = nvml.powerMilliwatts(handle) / 1000.0;
+                    powerWatts = nvml.powerMilliwatts(handle, scratch) / 1000.0;
                     energyJoules = powerIntegrator.add(timestampNanos, powerWatts);
                 }
                 // A clock that went back (timestamp before the last gauge read) reads them again too.
