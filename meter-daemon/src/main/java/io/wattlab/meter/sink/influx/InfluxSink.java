@@ -21,6 +21,7 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -121,6 +122,10 @@ public final class InfluxSink implements SampleSink {
                         + spool.directory() + " on a slow disk?");
             }
         }
+        // Every sample makes at least two points.
+        if (2L * queue.size() >= config.batchSize()) {
+            LockSupport.unpark(writer);
+        }
     }
 
     /** What has been written, what waits in the spool, what was lost, and the latest failure. */
@@ -140,6 +145,7 @@ public final class InfluxSink implements SampleSink {
         }
         closeDeadlineNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(CLOSE_TIMEOUT_MILLIS);
         closing = true;
+        LockSupport.unpark(writer);
         try {
             writer.join(CLOSE_TIMEOUT_MILLIS + READ_WRITE_TIMEOUT_MILLIS + 1_000);
             if (writer.isAlive()) {
@@ -184,9 +190,23 @@ public final class InfluxSink implements SampleSink {
             long now = System.nanoTime();
             long wakeNanos = Math.min(flushDueNanos, spool.isEmpty() ? Long.MAX_VALUE : nextAttemptNanos);
             try {
-                Sample sample = finishing || wakeNanos <= now
-                        ? queue.poll()
-                        : queue.poll(Math.min(wakeNanos - now, TimeUnit.MILLISECONDS.toNanos(100)), TimeUnit.NANOSECONDS);
+                Sample sample;
+                if (finishing || wakeNanos <= now) {
+                    sample = queue.poll();
+                } else if (pending.isEmpty()) {
+                    sample = queue.poll(Math.min(wakeNanos - now, TimeUnit.MILLISECONDS.toNanos(100)), TimeUnit.NANOSECONDS);
+                } else {
+                    // A batch is being gathered: sleep until it is due rather than wake for every
+                    // sample the sensors hand over (tens of times a second); accept() wakes the
+                    // writer early when a batch is full, close() when the sink closes.
+                    if (pending.size() + 2L * queue.size() < config.batchSize()) {
+                        LockSupport.parkNanos(this, wakeNanos - now);
+                    }
+                    if (Thread.interrupted()) {
+                        throw new InterruptedException();
+                    }
+                    sample = queue.poll();
+                }
                 // Bounded so that a busy queue still leaves room to replay the spool.
                 for (int taken = 0; sample != null; sample = ++taken < config.batchSize() ? queue.poll() : null) {
                     if (pending.isEmpty()) {
