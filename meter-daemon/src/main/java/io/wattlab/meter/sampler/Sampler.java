@@ -64,7 +64,7 @@ public final class Sampler implements AutoCloseable {
     private final MeterClock clock;
     private final List<Slot> slots;
     private final List<SampleSink> sinks = new CopyOnWriteArrayList<>();
-    private ScheduledExecutorService executor;
+    private List<ScheduledExecutorService> executors;
 
     public Sampler(MeterClock clock, List<Schedule> schedules, List<? extends SampleSink> sinks) {
         this.clock = clock;
@@ -76,20 +76,28 @@ public final class Sampler implements AutoCloseable {
         return clock;
     }
 
-    /** Starts the scheduled reads; each sensor gets its own thread so a slow one does not delay the rest. */
+    /**
+     * Starts the scheduled reads. Each sensor gets its own thread, so that a slow one does not delay
+     * the rest, named after it ({@code meter-nvml}; Linux keeps 15 characters of a thread's name) so
+     * that {@code top -H} or {@code /proc/PID/task/*}{@code /comm} shows what each sensor costs.
+     */
     public synchronized void start() {
-        if (executor != null) {
+        if (executors != null) {
             return;
         }
-        executor = Executors.newScheduledThreadPool(Math.max(1, slots.size()), r -> {
-            Thread t = new Thread(r, "wattlab-sampler");
-            t.setDaemon(true);
-            return t;
-        });
+        List<ScheduledExecutorService> started = new ArrayList<>(slots.size());
         for (Slot slot : slots) {
+            String name = "meter-" + slot.schedule.sensor().name();
+            ScheduledExecutorService executor = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, name);
+                t.setDaemon(true);
+                return t;
+            });
             long nanos = slot.schedule.interval().toNanos();
             executor.scheduleAtFixedRate(() -> sampleOne(slot), 0, nanos, TimeUnit.NANOSECONDS);
+            started.add(executor);
         }
+        executors = started;
     }
 
     public void addSink(SampleSink sink) {
@@ -206,14 +214,18 @@ public final class Sampler implements AutoCloseable {
 
     @Override
     public synchronized void close() {
-        if (executor != null) {
-            executor.shutdownNow();
-            try {
-                executor.awaitTermination(5, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            executor = null;
+        if (executors == null) {
+            return;
         }
+        executors.forEach(ScheduledExecutorService::shutdownNow);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        try {
+            for (ScheduledExecutorService executor : executors) {
+                executor.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        executors = null;
     }
 }
