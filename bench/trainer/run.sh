@@ -1,34 +1,45 @@
 #!/usr/bin/env bash
-# Measures two things about trainer-service runs (`bin/trainer-service run SPEC.yaml --json`):
-#   1. what metering costs training: the same run with every sensor on at 100 ms against the same
-#      run with every sensor off, alternated on, off, on, off, ... (the machine may be shared;
-#      alternating spreads other load over both), training images/s from the report's train phases;
+# Measures two things about trainer-service runs:
+#   1. what metering costs training, two ways:
+#      a. in one JVM (MeteringOverheadBenchmark, run through Maven): one training session runs
+#         blocks of steps, alternately with the in-process meter sampling every sensor and with no
+#         meter, in the order on, off, off, on, on, off, ...; each neighbouring (on, off) pair gives
+#         one overhead figure, summarised as a mean with a 95 % confidence interval. This is the
+#         figure that can resolve about 1 %.
+#      b. whole runs (`bin/trainer-service run SPEC.yaml --json`), each in a fresh JVM, with every
+#         sensor on at 100 ms against every sensor off, alternated on, off, on, off, ...; training
+#         images/s from the report's train phases. Run-to-run spread on a shared machine is far
+#         larger than 1 %, so this shows the whole path works, not the overhead's size.
 #   2. time from StartRun to the first training step of torchvision resnet50 (random init, exported
 #      once by tools/onnx-reference/reference.py): the run's `created` timestamp to the start of
 #      its first `train` phase, which is the instant the first step begins (see the report).
 #
-#   bench/trainer/run.sh [--repeats N] [--startup-repeats M] [--no-build] [--keep]
+#   bench/trainer/run.sh [--blocks B] [--block-steps S] [--repeats N] [--startup-repeats M] [--no-build] [--keep]
 #
-# --repeats N: on/off pairs (default 3); --startup-repeats M: resnet50 runs (default 3).
-# BENCH_TRAIN_IMAGES (default 2048) and BENCH_EPOCHS (default 2): the overhead run's size.
+# --blocks B: blocks of 1a (even, default 40; 0 skips it), --block-steps S: steps per block (default
+# 10); --repeats N: on/off pairs of 1b (default 3); --startup-repeats M: resnet50 runs (default 3).
+# BENCH_TRAIN_IMAGES (default 2048) and BENCH_EPOCHS (default 2): the size of 1b's runs.
 # BENCH_RESNET50_SIZE (default 224): the resnet50 input, exported once and cached under
 # bench/trainer/target/ (that export is kept; everything else goes to a temp directory, removed at
 # the end unless --keep or a failure).
-# --no-build uses the jar already built. Prints a markdown report on stdout, progress on stderr.
+# --no-build uses the jar already built (1a still compiles the tests). Prints a markdown report on
+# stdout, progress on stderr.
 #
 # "On" is the in-process meter as a plain run has it, with every sensor kind: NVML through a fake
 # libnvidia-ml built here with gcc (meter-daemon/src/test/c/fake_nvml.c, 2 GPUs) unless a real one
 # loads, RAPL from a fake powercap tree (2 packages with core and dram sub-zones) unless
 # BENCH_RAPL_ROOT names a real one, and the estimate (WATTLAB_ESTIMATE_MODE=always), every 100 ms.
-# "Off" is WATTLAB_NVML_ENABLED=false WATTLAB_RAPL_ENABLED=false WATTLAB_ESTIMATE_MODE=never: the
-# sampler has nothing to read. A background loop advances the fake counters once a second during
-# both, so that both see the same background.
+# "Off" is no meter in 1a, and in 1b WATTLAB_NVML_ENABLED=false WATTLAB_RAPL_ENABLED=false
+# WATTLAB_ESTIMATE_MODE=never: the sampler has nothing to read. A background loop advances the fake
+# counters once a second throughout, so that both arms see the same background.
 set -euo pipefail
 
 # All in one function, so that bash has read the whole file before any of it runs.
 main() {
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 repeats=3
+blocks=40
+block_steps=10
 startup_repeats=3
 build=1
 keep=0
@@ -38,11 +49,13 @@ r50_size="${BENCH_RESNET50_SIZE:-224}"
 interval_millis=100
 command_line="bench/trainer/run.sh${*:+ $*}"
 
-usage() { sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,37p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
     --repeats) repeats="$2"; shift ;;
+    --blocks) blocks="$2"; shift ;;
+    --block-steps) block_steps="$2"; shift ;;
     --startup-repeats) startup_repeats="$2"; shift ;;
     --no-build) build=0 ;;
     --keep) keep=1 ;;
@@ -51,9 +64,10 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-for n in "$repeats" "$startup_repeats" "$train_images" "$epochs" "$r50_size"; do
+for n in "$repeats" "$blocks" "$block_steps" "$startup_repeats" "$train_images" "$epochs" "$r50_size"; do
   [[ "$n" =~ ^[0-9]+$ ]] || { echo "run.sh: counts must be whole numbers, got '$n'" >&2; exit 2; }
 done
+[ $((blocks % 2)) = 0 ] || { echo "run.sh: --blocks must be even, got $blocks" >&2; exit 2; }
 
 log() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
 
@@ -125,7 +139,7 @@ if [ -z "${BENCH_RAPL_ROOT:-}" ]; then
       mkdir -p "$dir"
     fi
     echo "$2" >"$dir/name"
-    echo 0 >"$dir/energy_uj"
+    printf '%020d\n' 0 >"$dir/energy_uj"
     echo 262143328850 >"$dir/max_energy_range_uj"
     rapl_files+=("$dir/energy_uj")
   }
@@ -139,7 +153,9 @@ else
   rapl_note="powercap tree at $rapl_root"
 fi
 
-# Advances every fake counter once a second, each file replaced whole (temp file + mv).
+# Advances every fake counter once a second: the NVML control file replaced whole (temp file + mv);
+# the RAPL counters rewritten in place, zero-padded to one width (1<> does not truncate), because the
+# meter keeps each energy_uj open and reads it again from the start, as sysfs allows.
 advance() {
   local t=0 f sleeper=""
   trap '[ -n "$sleeper" ] && kill "$sleeper" 2>/dev/null; exit 0' TERM
@@ -155,10 +171,9 @@ advance() {
     mv "$FAKE_NVML_CONTROL.tmp" "$FAKE_NVML_CONTROL"
     for f in "${rapl_files[@]}"; do
       case "$f" in
-        */dram/*|*:1/energy_uj) echo $((t * 5000000)) >"$f.tmp" ;;
-        *) echo $((t * 30000000)) >"$f.tmp" ;;
+        */dram/*|*:1/energy_uj) printf '%020d\n' $((t * 5000000)) 1<>"$f" ;;
+        *) printf '%020d\n' $((t * 30000000)) 1<>"$f" ;;
       esac
-      mv "$f.tmp" "$f"
     done
     sleep 1 &
     sleeper=$!
@@ -197,7 +212,7 @@ run() {
 }
 
 # watch_cpu PID FILE: every 0.2 s until PID ends, writes "process_ticks sampler_ticks" (utime + stime)
-# to FILE, the whole JVM and its wattlab-sampler threads (the meter's).
+# to FILE, the whole JVM and its meter-* threads (the meter's sampler threads, one per sensor).
 # The largest counts seen are the run's totals, less at most 0.2 s: the meter closes (and its threads
 # end) before the JVM exits, so the last look may find no sampler thread.
 watch_cpu() {
@@ -206,7 +221,7 @@ watch_cpu() {
     proc="$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null)" || break
     sampler=0
     for task in /proc/"$pid"/task/*; do
-      [ "$(cat "$task/comm" 2>/dev/null)" = wattlab-sampler ] || continue
+      case "$(cat "$task/comm" 2>/dev/null)" in meter-*) ;; *) continue ;; esac
       line="$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "$task/stat" 2>/dev/null)" || continue
       sampler=$((sampler + ${line:-0}))
     done
@@ -219,7 +234,24 @@ watch_cpu() {
 # RFC 3339 timestamp (as protobuf's JSON writes it) -> epoch seconds with fractions.
 seconds_of() { date -d "$1" +%s.%N; }
 
-# ---- 1. overhead ----
+# ---- 1a. overhead in one JVM ----
+interleaved="$work/interleaved.txt"
+: >"$interleaved"
+load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
+if [ "$blocks" -gt 0 ]; then
+  log "1a: $blocks blocks of $block_steps steps in one JVM (MeteringOverheadBenchmark)"
+  bench_props=(-Dwattlab.bench=true "-Dwattlab.bench.blocks=$blocks" "-Dwattlab.bench.block-steps=$block_steps"
+    -Dwattlab.nvml.enabled=true -Dwattlab.rapl.enabled=true "-Dwattlab.rapl.root=$rapl_root"
+    -Dwattlab.estimate.mode=always "-Dwattlab.meter.interval-millis=$interval_millis")
+  [ -n "$nvml_library" ] && bench_props+=("-Dwattlab.nvml.library=$nvml_library")
+  (cd "$root" && env -u WATTLAB_INFLUX_URL ./mvnw -B -q -pl trainer-service -am test \
+    -Dtest=MeteringOverheadBenchmark -Dsurefire.failIfNoSpecifiedTests=false "${bench_props[@]}") >"$work/interleaved.log" 2>&1 \
+    || { tail -40 "$work/interleaved.log" >&2; echo "run.sh: 1a failed" >&2; exit 1; }
+  grep -h '^bench overhead' "$root"/trainer-service/target/surefire-reports/*MeteringOverheadBenchmark-output.txt >"$interleaved"
+  log "1a: $(grep 'summary' "$interleaved")"
+fi
+
+# ---- 1b. overhead over whole runs ----
 cat >"$work/overhead.yaml" <<EOF
 model:
   builtin: resnet-cifar
@@ -247,7 +279,6 @@ EOF
 clk_tck="$(getconf CLK_TCK)"
 results="$work/overhead.tsv"
 : >"$results"
-load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 for i in $(seq 1 "$repeats"); do
   for mode in on off; do
     label="overhead-$mode-$i"
@@ -267,7 +298,7 @@ load_mid="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- 2. StartRun to the first training step, resnet50 ----
 r50_dir="$cache/resnet50-$r50_size"
-if [ ! -f "$r50_dir/index.tsv" ]; then
+if [ "$startup_repeats" -gt 0 ] && [ ! -f "$r50_dir/index.tsv" ]; then
   log "exporting torchvision resnet50 (random init, ${r50_size}x${r50_size}, 10 classes) to $r50_dir"
   mkdir -p "$r50_dir"
   /usr/bin/python3 "$root/tools/onnx-reference/reference.py" --model resnet50 --out "$r50_dir" --size "$r50_size" \
@@ -316,33 +347,51 @@ load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- report (markdown on stdout) ----
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-on_median="$(awk -F'\t' '$2 == "on" { print $5 }' "$results" | median)"
-off_median="$(awk -F'\t' '$2 == "off" { print $5 }' "$results" | median)"
-overhead="$(awk -v on="$on_median" -v off="$off_median" 'BEGIN { printf "%.2f", 100 * (off - on) / off }')"
+if [ -s "$results" ]; then
+  on_median="$(awk -F'\t' '$2 == "on" { print $5 }' "$results" | median)"
+  off_median="$(awk -F'\t' '$2 == "off" { print $5 }' "$results" | median)"
+  overhead="$(awk -v on="$on_median" -v off="$off_median" 'BEGIN { printf "%.2f", 100 * (off - on) / off }')"
+fi
 
-echo "Command: \`$command_line\` ($repeats on/off pairs; $startup_repeats resnet50 runs)"
+echo "Command: \`$command_line\` ($blocks blocks of $block_steps steps in one JVM; $repeats on/off pairs of runs; $startup_repeats resnet50 runs)"
 echo
 echo "Machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM, Linux $(uname -r), $(java -version 2>&1 | paste -sd';' - | sed 's/;/; /g'); load average $load_before before, $load_mid after the overhead runs, $load_after at the end"
 echo
 echo "Metering on: NVML = $nvml_note; RAPL = $rapl_note; estimate always; every ${interval_millis} ms, in process. Off: no sensor."
 echo
-echo "Overhead run: built-in resnet-cifar, synthetic 10 classes 32×32, $train_images training images, $epochs epochs, batch 32, SGD momentum, seed 1, idle_seconds 0, a fresh JVM per run. images/s = samples of the train phases / their seconds (each train phase also evaluates 64 test images)."
-echo
-echo "| pair | metering | images | train-phase s | images/s | energy channels | JVM CPU s | sampler threads CPU s | sampler share of JVM CPU % |"
-echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|"
-awk -F'\t' '{ printf "| %s | %s | %s | %.2f | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9 }' "$results"
-echo
-echo "Median images/s: on $on_median, off $off_median; overhead (off − on) / off = **${overhead} %** (target: under 1 %)."
-echo "Median CPU share of the meter's sampler threads in the metered runs: **$(awk -F'\t' '$2 == "on" { print $9 }' "$results" | median) %** of the JVM's CPU time (the whole run, JVM start to exit)."
-echo "Per pair: $(awk -F'\t' '$2 == "on" { on[$1] = $5 } $2 == "off" { off[$1] = $5 } END { for (i = 1; i in on; i++) printf "%s%d: %.2f %%", (i > 1 ? ", " : ""), i, 100 * (off[i] - on[i]) / off[i] }' "$results")."
-echo
-echo "StartRun to first step: torchvision resnet50 (random init, exported at ${r50_size}×${r50_size}, 10 classes, BatchNorm kept), synthetic 32×32 images resized to ${r50_size}×${r50_size}, 8 training images, batch 8 (one step), metering on. Seconds:"
-echo
-echo "| run | created → first train phase start | created → load start | load phase | load end → train start | first epoch (1 step + 8-image eval) | JVM start → first train phase start |"
-echo "|---:|---:|---:|---:|---:|---:|---:|"
-awk -F'\t' '{ printf "| %s | **%s** | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7 }' "$startup"
-echo
-echo "Median created → first train phase start: **$(cut -f2 "$startup" | median) s** (target: under 5 s); median JVM start → first train phase start: $(cut -f7 "$startup" | median) s."
+if [ -s "$interleaved" ]; then
+  read -r pairs on_ms off_ms mean lo hi med meter_core < <(awk '/summary/ { for (i = 1; i <= NF; i++) v[$i] = $(i + 1);
+      print v["pairs"], v["mean_ms_per_step_on"], v["off"], v["overhead_percent_mean"], v["ci95"], $(NF - 4), v["median"], v["meter_threads_percent_of_one_core"] }' "$interleaved")
+  echo "1a, in one JVM: built-in resnet-cifar, batch 32, SGD momentum, 2 intra-op threads, $blocks blocks of $block_steps steps (after $((2 * block_steps)) warm-up steps with the meter on), blocks in the order on, off, off, on, ...; each block waits 0.5 s before its steps (the metered ones with the meter already sampling)."
+  echo
+  echo "| block | metering | ms per step | meter threads CPU ms |"
+  echo "|---:|---|---:|---:|"
+  awk '/ block / { printf "| %s | %s | %s | %s |\n", $4, $5, $7, $9 }' "$interleaved"
+  echo
+  echo "Mean step time: on $on_ms ms, off $off_ms ms. Overhead over $pairs (on, off) pairs: mean **$mean %** (95 % confidence interval $lo % to $hi %), median $med % (target: under 1 %). The meter's sampler threads used $meter_core % of one core while metering."
+  echo
+fi
+if [ -s "$results" ]; then
+  echo "Overhead run: built-in resnet-cifar, synthetic 10 classes 32×32, $train_images training images, $epochs epochs, batch 32, SGD momentum, seed 1, idle_seconds 0, a fresh JVM per run. images/s = samples of the train phases / their seconds (each train phase also evaluates 64 test images)."
+  echo
+  echo "| pair | metering | images | train-phase s | images/s | energy channels | JVM CPU s | sampler threads CPU s | sampler share of JVM CPU % |"
+  echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|"
+  awk -F'\t' '{ printf "| %s | %s | %s | %.2f | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9 }' "$results"
+  echo
+  echo "Median images/s: on $on_median, off $off_median; overhead (off − on) / off = **${overhead} %** (target: under 1 %)."
+  echo "Median CPU share of the meter's sampler threads in the metered runs: **$(awk -F'\t' '$2 == "on" { print $9 }' "$results" | median) %** of the JVM's CPU time (the whole run, JVM start to exit)."
+  echo "Per pair: $(awk -F'\t' '$2 == "on" { on[$1] = $5 } $2 == "off" { off[$1] = $5 } END { for (i = 1; i in on; i++) printf "%s%d: %.2f %%", (i > 1 ? ", " : ""), i, 100 * (off[i] - on[i]) / off[i] }' "$results")."
+  echo
+fi
+if [ -s "$startup" ]; then
+  echo "StartRun to first step: torchvision resnet50 (random init, exported at ${r50_size}×${r50_size}, 10 classes, BatchNorm kept), synthetic 32×32 images resized to ${r50_size}×${r50_size}, 8 training images, batch 8 (one step), metering on. Seconds:"
+  echo
+  echo "| run | created → first train phase start | created → load start | load phase | load end → train start | first epoch (1 step + 8-image eval) | JVM start → first train phase start |"
+  echo "|---:|---:|---:|---:|---:|---:|---:|"
+  awk -F'\t' '{ printf "| %s | **%s** | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7 }' "$startup"
+  echo
+  echo "Median created → first train phase start: **$(cut -f2 "$startup" | median) s** (target: under 5 s); median JVM start → first train phase start: $(cut -f7 "$startup" | median) s."
+fi
 }
 
 # On one line: bash has read it whole before main runs, and exit stops it reading any further.
