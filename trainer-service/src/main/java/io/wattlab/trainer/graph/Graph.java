@@ -5,6 +5,7 @@ import ai.onnx.proto.OnnxMl.GraphProto;
 import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.OperatorSetIdProto;
+import ai.onnx.proto.OnnxMl.StringStringEntryProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import ai.onnx.proto.OnnxMl.TensorShapeProto;
 import ai.onnx.proto.OnnxMl.TypeProto;
@@ -30,6 +31,10 @@ public final class Graph {
   private final Map<String, TensorType> inputs = new LinkedHashMap<>();
   private final Map<String, TensorType> outputs = new LinkedHashMap<>();
   private final Set<String> usedNames = new HashSet<>();
+  // What a model read from a file says beyond the default domain's opset, written back unchanged:
+  // a node of another domain (com.microsoft, ai.onnx.ml) does not load without its opset import.
+  private final Map<String, Long> otherDomainOpsets = new LinkedHashMap<>();
+  private final List<StringStringEntryProto> metadata = new ArrayList<>();
   private String name = "graph";
   private int opset;
   private int counter;
@@ -41,6 +46,12 @@ public final class Graph {
   /** Reads a model's main graph; inputs that are also initializers are treated as initializers. */
   public static Graph fromModel(ModelProto model) {
     Graph g = new Graph(OnnxModels.defaultOpset(model));
+    for (OperatorSetIdProto imported : model.getOpsetImportList()) {
+      if (!imported.getDomain().isEmpty() && !imported.getDomain().equals("ai.onnx")) {
+        g.otherDomainOpsets.put(imported.getDomain(), imported.getVersion());
+      }
+    }
+    g.metadata.addAll(model.getMetadataPropsList());
     GraphProto gp = model.getGraph();
     g.name = gp.getName().isEmpty() ? "graph" : gp.getName();
     for (TensorProto t : gp.getInitializerList()) {
@@ -94,7 +105,10 @@ public final class Graph {
         .setIrVersion(opset >= 21 ? 10 : opset >= 19 ? 9 : 8)
         .setProducerName("wattlab")
         .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(opset))
+        .addAllMetadataProps(metadata)
         .setGraph(toGraphProto());
+    otherDomainOpsets.forEach((domain, version) ->
+        m.addOpsetImport(OperatorSetIdProto.newBuilder().setDomain(domain).setVersion(version)));
     return m.build();
   }
 

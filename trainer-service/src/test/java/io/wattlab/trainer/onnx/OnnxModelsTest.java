@@ -3,14 +3,24 @@ package io.wattlab.trainer.onnx;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import ai.onnx.proto.OnnxMl.AttributeProto;
 import ai.onnx.proto.OnnxMl.ModelProto;
+import ai.onnx.proto.OnnxMl.OperatorSetIdProto;
+import ai.onnx.proto.OnnxMl.StringStringEntryProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtSession;
 import io.wattlab.trainer.graph.Graph;
+import io.wattlab.trainer.graph.Node;
+import io.wattlab.trainer.graph.TensorType;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Model files and tensors survive a write and a read unchanged. */
+/** Model files, graphs and tensors survive a write and a read unchanged. */
 class OnnxModelsTest {
 
   @Test
@@ -41,5 +51,36 @@ class OnnxModelsTest {
     Graph again = Graph.fromModel(back);
     assertEquals(-1, again.inputs().get("x").dim(0));
     assertEquals(1, again.nodes().size());
+  }
+
+  /**
+   * A node of another domain (ONNX Runtime's com.microsoft FusedMatMul: alpha * A * B) needs its
+   * opset import: a graph read and written back keeps it, and the model's metadata, and still runs.
+   */
+  @Test
+  void opsetImportsOfOtherDomainsAndMetadataSurviveAGraphRoundTrip() throws Exception {
+    Graph g = new Graph(17);
+    g.addInput("a", new TensorType(Tensors.FLOAT, new long[] {1, 2}));
+    g.addInitializer(Tensors.floats("b", new long[] {2, 1}, new float[] {3f, 4f}));
+    AttributeProto alpha = AttributeProto.newBuilder().setName("alpha").setType(AttributeProto.AttributeType.FLOAT)
+        .setF(2f).build();
+    g.nodes().add(new Node("fused", "FusedMatMul", "com.microsoft", List.of("a", "b"), List.of("y"),
+        Map.of("alpha", alpha)));
+    g.outputs().put("y", new TensorType(Tensors.FLOAT, new long[] {1, 1}));
+    ModelProto original = g.toModel().toBuilder()
+        .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("com.microsoft").setVersion(1))
+        .addMetadataProps(StringStringEntryProto.newBuilder().setKey("source").setValue("test"))
+        .build();
+
+    ModelProto back = Graph.fromModel(original).toModel();
+
+    assertEquals(original.getOpsetImportList(), back.getOpsetImportList());
+    assertEquals(original.getMetadataPropsList(), back.getMetadataPropsList());
+    OrtEnvironment env = OrtEnvironment.getEnvironment();
+    try (OrtSession session = env.createSession(back.toByteArray());
+        OnnxTensor a = OnnxTensor.createTensor(env, new float[][] {{1f, 2f}});
+        OrtSession.Result result = session.run(Map.of("a", a))) {
+      assertEquals(2f * (1f * 3f + 2f * 4f), ((float[][]) result.get(0).getValue())[0][0]);
+    }
   }
 }
