@@ -239,7 +239,11 @@ final class RunExecution {
                     + " images, fewer than batch_size " + batch, false, null);
         }
         report.setModelBefore(facts.facts(model, dataset.imageShape()));
-        forward = ForwardModel.prepare(model, batch);
+        // Checked here, before anything else runs, whether the engine can train the model; an
+        // evaluate-only technique (quantize) never trains it, so its model need not be trainable.
+        if (!(pass() instanceof InferenceOnlyPass)) {
+            forward = ForwardModel.prepare(model, batch);
+        }
         loaded = model;
         endPhase();
     }

@@ -1,5 +1,9 @@
 package io.wattlab.trainer.execute;
 
+import ai.onnx.proto.OnnxMl.AttributeProto;
+import ai.onnx.proto.OnnxMl.GraphProto;
+import ai.onnx.proto.OnnxMl.ModelProto;
+import ai.onnx.proto.OnnxMl.NodeProto;
 import io.wattlab.proto.v1.CompressionSpec;
 import io.wattlab.proto.v1.DatasetSpec;
 import io.wattlab.proto.v1.ModelSpec;
@@ -163,5 +167,36 @@ class QuantizeRunTest {
                 quantizeRun(Map.of("mode", "dynamic", "calibration_images", "10")).build(), new RecordingListener(),
                 new CancelSignal()));
         assertTrue(bad.getMessage().contains("spec.compression.parameters.calibration_images"), bad.getMessage());
+    }
+
+    /**
+     * An evaluate-only run never trains, so the model need not be one the engine can train: the
+     * checkpoint with its ReLUs made LeakyReLUs (which has no gradient rule) is quantized and
+     * evaluated, while a training run of the same file stops at load naming the op.
+     */
+    @Test
+    void aModelTheEngineCannotTrainIsStillQuantizedAndEvaluated() throws Exception {
+        ModelProto model = OnnxModels.read(checkpoint);
+        GraphProto.Builder graph = model.getGraph().toBuilder();
+        for (NodeProto.Builder node : graph.getNodeBuilderList()) {
+            if (node.getOpType().equals("Relu")) {
+                node.setOpType("LeakyRelu").addAttribute(AttributeProto.newBuilder().setName("alpha")
+                        .setType(AttributeProto.AttributeType.FLOAT).setF(0.01f));
+            }
+        }
+        Path leaky = checkpoint.resolveSibling("resnet-cifar-leaky.onnx");
+        OnnxModels.write(model.toBuilder().setGraph(graph).build(), leaky);
+        RunSpec.Builder spec = quantizeRun(Map.of("mode", "dynamic"))
+                .setModel(ModelSpec.newBuilder().setOnnxPath(leaky.toString()));
+
+        RunReport report = executor.execute("run-leaky-int8", spec.build(), new RecordingListener(), new CancelSignal());
+        assertTrue(Double.parseDouble(report.getCompressionMap().get("fp32_top1")) > 0.6, report.getCompressionMap().toString());
+
+        RunFailedException training = assertThrows(RunFailedException.class, () -> executor.execute("run-leaky-train",
+                spec.setCompression(CompressionSpec.newBuilder().setTechnique("none")).build(), new RecordingListener(),
+                new CancelSignal()));
+        assertTrue(training.getMessage().startsWith("load: "), training.getMessage());
+        assertTrue(training.getMessage().contains("LeakyRelu") && training.getMessage().contains("not supported for training"),
+                training.getMessage());
     }
 }
