@@ -14,6 +14,7 @@ import io.wattlab.trainer.metering.EnergyMeter;
 import io.wattlab.trainer.metering.EnergySummaries;
 import io.wattlab.trainer.metering.InProcessMeter;
 import io.wattlab.trainer.model.BuiltinModels;
+import io.wattlab.trainer.testing.RandomBatch;
 import io.wattlab.trainer.testing.TorchExports;
 import io.wattlab.trainer.train.ExecutionConfig;
 import io.wattlab.trainer.train.ForwardModel;
@@ -24,7 +25,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
+import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -80,17 +81,10 @@ class CompressionBenchmark {
     int steps = Integer.getInteger("wattlab.bench.steps", 20);
     int threads = Integer.getInteger("wattlab.bench.threads", 2);
     ModelProto base = BuiltinModels.create("resnet-cifar", 10, 3, 32, 32, 0);
-    Random random = new Random(0);
-    float[] images = new float[batch * 3 * 32 * 32];
-    long[] labels = new long[batch];
-    int[] indices = new int[batch];
-    for (int i = 0; i < images.length; i++) {
-      images[i] = (float) random.nextGaussian();
-    }
-    for (int i = 0; i < batch; i++) {
-      labels[i] = random.nextInt(10);
-      indices[i] = i;
-    }
+    RandomBatch data = RandomBatch.of(batch, 3, 32, 32, 10, 0);
+    float[] images = data.images();
+    long[] labels = data.labels();
+    int[] indices = IntStream.range(0, batch).toArray();
     Map<String, Object> settings = new LinkedHashMap<>();
     settings.put("wattlab.nvml.enabled", "false");
     try (EnergyMeter meter = InProcessMeter.start(new PropertySourcePropertyResolver(

@@ -6,6 +6,7 @@ import ai.onnx.proto.OnnxMl.ModelProto;
 import io.micronaut.context.env.PropertySource;
 import io.micronaut.context.env.PropertySourcePropertyResolver;
 import io.wattlab.trainer.model.BuiltinModels;
+import io.wattlab.trainer.testing.RandomBatch;
 import io.wattlab.trainer.train.ExecutionConfig;
 import io.wattlab.trainer.train.ForwardModel;
 import io.wattlab.trainer.train.TrainConfig;
@@ -18,7 +19,6 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -62,15 +62,9 @@ class MeteringOverheadBenchmark {
         meterSettings, threads, blocks, stepsPerBlock, BATCH);
 
     ModelProto model = BuiltinModels.create("resnet-cifar", 10, 3, 32, 32, 0);
-    Random random = new Random(0);
-    float[] images = new float[BATCH * 3 * 32 * 32];
-    long[] labels = new long[BATCH];
-    for (int i = 0; i < images.length; i++) {
-      images[i] = (float) random.nextGaussian();
-    }
-    for (int i = 0; i < BATCH; i++) {
-      labels[i] = random.nextInt(10);
-    }
+    RandomBatch data = RandomBatch.of(BATCH, 3, 32, 32, 10, 0);
+    float[] images = data.images();
+    long[] labels = data.labels();
     ThreadMXBean threadBean = ManagementFactory.getThreadMXBean();
     List<Block> results = new ArrayList<>();
     try (Trainer trainer = new Trainer(TrainStepBuilder.build(ForwardModel.prepare(model, BATCH),
