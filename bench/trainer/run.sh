@@ -111,77 +111,13 @@ if [ "$build" = 1 ]; then
 fi
 [ -f "$root/trainer-service/target/trainer-service.jar" ] || { echo "run.sh: trainer-service/target/trainer-service.jar is missing" >&2; exit 1; }
 
-# ---- NVML: the real library when one loads, else the fake ----
-nvml_library=""
-if [ "${BENCH_NVML:-auto}" != fake ] && ldconfig -p 2>/dev/null | grep 'libnvidia-ml\.so\.1 ' >/dev/null; then
-  nvml_note="the real NVIDIA driver"
-else
-  gcc -shared -fPIC -O2 -o "$work/libnvidia-ml.so.1" "$root/meter-daemon/src/test/c/fake_nvml.c"
-  nvml_library="$work/libnvidia-ml.so.1"
-  nvml_note="fake libnvidia-ml (meter-daemon/src/test/c/fake_nvml.c, gcc -O2), 2 GPUs with the total-energy counter"
-fi
-export FAKE_NVML_CONTROL="$work/nvml-control"
+# ---- NVML and powercap: the real ones where they are, else fakes (bench/lib/fake-sensors.sh) ----
+# shellcheck source=../lib/fake-sensors.sh
+. "$root/bench/lib/fake-sensors.sh"
+fake_nvml
+fake_powercap
 
-# ---- powercap: 2 packages, each with core and dram sub-zones ----
-rapl_root="${BENCH_RAPL_ROOT:-$work/powercap}"
-rapl_files=()
-if [ -z "${BENCH_RAPL_ROOT:-}" ]; then
-  mkdir -p "$rapl_root/intel-rapl"
-  echo 1 >"$rapl_root/intel-rapl/enabled"
-  zone() {  # id name: a sub-zone sits in its package's directory and is linked flat beside it
-    local id="$1" dir
-    if [ "${id//[^:]/}" = "::" ]; then
-      dir="$rapl_root/${id%:*}/$id"
-      mkdir -p "$dir"
-      ln -s "${id%:*}/$id" "$rapl_root/$id"
-    else
-      dir="$rapl_root/$id"
-      mkdir -p "$dir"
-    fi
-    echo "$2" >"$dir/name"
-    printf '%020d\n' 0 >"$dir/energy_uj"
-    echo 262143328850 >"$dir/max_energy_range_uj"
-    rapl_files+=("$dir/energy_uj")
-  }
-  for p in 0 1; do
-    zone "intel-rapl:$p" "package-$p"
-    zone "intel-rapl:$p:0" core
-    zone "intel-rapl:$p:1" dram
-  done
-  rapl_note="fake powercap tree (2 packages with core and dram sub-zones)"
-else
-  rapl_note="powercap tree at $rapl_root"
-fi
-
-# Advances every fake counter once a second: the NVML control file replaced whole (temp file + mv);
-# the RAPL counters rewritten in place, zero-padded to one width (1<> does not truncate), because the
-# meter keeps each energy_uj open and reads it again from the start, as sysfs allows.
-advance() {
-  local t=0 f sleeper=""
-  trap '[ -n "$sleeper" ] && kill "$sleeper" 2>/dev/null; exit 0' TERM
-  while :; do
-    t=$((t + 1))
-    {
-      for g in 0 1; do
-        echo "device"; echo "name Fake GPU $g"; echo "uuid GPU-$g$g$g$g$g$g$g$g-0000-0000-0000-000000000000"
-        echo "energy_mj $((t * 150000))"; echo "power_mw 150000"; echo "power_limit_mw 300000"
-        echo "utilization 90 40"; echo "memory 85899345920 42949672960 42949672960"
-      done
-    } >"$FAKE_NVML_CONTROL.tmp"
-    mv "$FAKE_NVML_CONTROL.tmp" "$FAKE_NVML_CONTROL"
-    for f in "${rapl_files[@]}"; do
-      case "$f" in
-        */dram/*|*:1/energy_uj) printf '%020d\n' $((t * 5000000)) 1<>"$f" ;;
-        *) printf '%020d\n' $((t * 30000000)) 1<>"$f" ;;
-      esac
-    done
-    sleep 1 &
-    sleeper=$!
-    wait "$sleeper" || true
-    sleeper=""
-  done
-}
-advance &
+advance_fake_sensors &
 advancer_pid=$!
 sleep 0.5
 
