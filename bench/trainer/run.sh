@@ -296,15 +296,17 @@ echo
 echo "Metering on: NVML = $nvml_note; RAPL = $rapl_note; estimate always; every ${interval_millis} ms, in process. Off: no sensor."
 echo
 if [ -s "$interleaved" ]; then
-  read -r pairs on_ms off_ms mean lo hi med meter_core < <(awk '/summary/ { for (i = 1; i <= NF; i++) v[$i] = $(i + 1);
-      print v["pairs"], v["mean_ms_per_step_on"], v["off"], v["overhead_percent_mean"], v["ci95"], $(NF - 4), v["median"], v["meter_threads_percent_of_one_core"] }' "$interleaved")
+  read -r pairs on_ms off_ms mean lo hi med med_lo med_hi meter_core < <(awk '/summary/ {
+      for (i = 1; i <= NF; i++) { v[$i] = $(i + 1); w[$i] = $(i + 2) }
+      print v["pairs"], v["mean_ms_per_step_on"], v["off"], v["overhead_percent_mean"], v["ci95"], w["ci95"],
+        v["median"], v["median_ci95"], w["median_ci95"], v["meter_threads_percent_of_one_core"] }' "$interleaved")
   echo "1a, in one JVM: built-in resnet-cifar, batch 32, SGD momentum, 2 intra-op threads, $blocks blocks of $block_steps steps (after $((2 * block_steps)) warm-up steps with the meter on), blocks in the order on, off, off, on, ...; each block waits 0.5 s before its steps (the metered ones with the meter already sampling)."
   echo
   echo "| block | metering | ms per step | meter threads CPU ms |"
   echo "|---:|---|---:|---:|"
   awk '/ block / { printf "| %s | %s | %s | %s |\n", $4, $5, $7, $9 }' "$interleaved"
   echo
-  echo "Mean step time: on $on_ms ms, off $off_ms ms. Overhead over $pairs (on, off) pairs: mean **$mean %** (95 % confidence interval $lo % to $hi %), median $med % (target: under 1 %). The meter's sampler threads used $meter_core % of one core while metering."
+  echo "Mean step time: on $on_ms ms, off $off_ms ms. Overhead over $pairs (on, off) pairs: median **$med %** (95 % interval from order statistics: $med_lo % to $med_hi %), mean $mean % (95 % confidence interval, Student's t: $lo % to $hi %); target: under 1 %. The meter's sampler threads used $meter_core % of one core while metering."
   echo
 fi
 if [ -s "$results" ]; then
