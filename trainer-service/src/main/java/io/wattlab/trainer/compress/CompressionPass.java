@@ -22,4 +22,15 @@ public interface CompressionPass {
    * @throws CompressionException naming the node or tensor the pass cannot handle
    */
   Compressed apply(ModelProto model);
+
+  /**
+   * This pass as it runs on {@code device} ({@code cpu} or {@code cuda:N}); most passes do not
+   * depend on it and return themselves. A pass that computes differently per device (precision)
+   * decides here, so that a spec asking for what its device cannot run fails validation.
+   *
+   * @throws InvalidCompressionException naming the parameter that the device cannot honour
+   */
+  default CompressionPass on(String device) {
+    return this;
+  }
 }

@@ -25,6 +25,7 @@ import io.wattlab.trainer.compress.PassReport;
 import io.wattlab.trainer.compress.Techniques;
 import io.wattlab.trainer.compress.distill.DistillationPass;
 import io.wattlab.trainer.compress.distill.Teacher;
+import io.wattlab.trainer.compress.precision.PrecisionPass;
 import io.wattlab.trainer.compress.quantize.RangeCollector;
 import io.wattlab.trainer.data.Dataset;
 import io.wattlab.trainer.data.DatasetException;
@@ -50,6 +51,8 @@ import io.wattlab.trainer.run.RunFailedException;
 import io.wattlab.trainer.run.RunListener;
 import io.wattlab.trainer.train.ExecutionConfig;
 import io.wattlab.trainer.train.ForwardModel;
+import io.wattlab.trainer.train.LossScaler;
+import io.wattlab.trainer.train.MixedPrecision;
 import io.wattlab.trainer.train.ModelExport;
 import io.wattlab.trainer.train.Optimizer;
 import io.wattlab.trainer.train.ParameterConstraint;
@@ -241,7 +244,7 @@ final class RunExecution {
         report.setModelBefore(facts.facts(model, dataset.imageShape()));
         // Checked here, before anything else runs, whether the engine can train the model; an
         // evaluate-only technique (quantize) never trains it, so its model need not be trainable.
-        if (!(pass() instanceof InferenceOnlyPass)) {
+        if (!evaluateOnly()) {
             forward = ForwardModel.prepare(model, batch);
         }
         loaded = model;
@@ -258,9 +261,9 @@ final class RunExecution {
         beginPhase("compress", 0);
         ModelProto model = loaded;
         List<ParameterConstraint> constraints = List.of();
-        CompressionPass pass = pass();
         ExecutionConfig execution = new ExecutionConfig(spec.getDevice().isBlank() ? "cpu" : spec.getDevice(),
                 settings.intraOpThreads());
+        CompressionPass pass = pass(execution.device());
         if (!pass.technique().equals(Techniques.NONE)) {
             PassReport.Outcome outcome;
             long calibrationStart = System.nanoTime();
@@ -307,6 +310,10 @@ final class RunExecution {
                 throw new Stop("compress: distill: " + e.getMessage(), false, e);
             }
             report.putAllCompression(teacher.reportEntries());
+        }
+        MixedPrecision mixed = mixedPrecision(pass);
+        if (mixed != null) {
+            config = config.withMixedPrecision(mixed);
         }
         trainer = new Trainer(TrainStepBuilder.build(forward, config), execution);
         trainer.constrain(constraints);
@@ -365,6 +372,10 @@ final class RunExecution {
             if (teacher != null) {
                 report.putAllCompression(teacher.reportEntries());
             }
+            trainer.lossScaler().ifPresent(scaler -> {
+                report.putCompression("skipped_steps", Long.toString(scaler.skippedSteps()));
+                report.putCompression("final_loss_scale", LossScaler.text(scaler.scale()));
+            });
             EnergySummary energy = endPhase();
             trainJoules += energy.getEnergyJoules();
             trainSamples += samples;
@@ -600,12 +611,30 @@ final class RunExecution {
         return spec.getBatchSize() > 0 ? spec.getBatchSize() : 32;
     }
 
-    private CompressionPass pass() throws Stop {
+    /** The spec's pass as it runs on the device (precision computes in 16 bits on CUDA only by default). */
+    /** Whether the technique only evaluates (quantize); invalid parameters are the compress phase's to report. */
+    private boolean evaluateOnly() {
         try {
-            return Techniques.create(spec.getCompression().getTechnique(), spec.getCompression().getParametersMap());
+            return Techniques.create(spec.getCompression().getTechnique(), spec.getCompression().getParametersMap())
+                    instanceof InferenceOnlyPass;
+        } catch (InvalidCompressionException e) {
+            return false;
+        }
+    }
+
+    private CompressionPass pass(String device) throws Stop {
+        try {
+            return Techniques.create(spec.getCompression().getTechnique(), spec.getCompression().getParametersMap())
+                    .on(device);
         } catch (InvalidCompressionException e) {
             throw new Stop("compress: spec.compression." + e.getMessage(), false, e);
         }
+    }
+
+    /** The 16-bit compute a precision pass (or a distillation's precision student) asks for; null for float32. */
+    static MixedPrecision mixedPrecision(CompressionPass pass) {
+        CompressionPass p = pass instanceof DistillationPass d ? d.student() : pass;
+        return p instanceof PrecisionPass precision ? precision.mixedPrecision() : null;
     }
 
     private Optimizer optimizer() throws Stop {

@@ -2,6 +2,7 @@ package io.wattlab.trainer.onnx;
 
 import ai.onnx.proto.OnnxMl.TensorProto;
 import com.google.protobuf.ByteString;
+import io.wattlab.trainer.compress.precision.ReducedFloat;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
@@ -13,6 +14,8 @@ public final class Tensors {
   public static final int INT64 = TensorProto.DataType.INT64_VALUE;
   public static final int INT32 = TensorProto.DataType.INT32_VALUE;
   public static final int BOOL = TensorProto.DataType.BOOL_VALUE;
+  public static final int FLOAT16 = TensorProto.DataType.FLOAT16_VALUE;
+  public static final int BFLOAT16 = TensorProto.DataType.BFLOAT16_VALUE;
 
   private Tensors() {}
 
@@ -62,6 +65,15 @@ public final class Tensors {
     }
     if (elemType == DOUBLE) {
       return doubles(name, dims, values);
+    }
+    if (elemType == FLOAT16 || elemType == BFLOAT16) {
+      // The constants of a mixed-precision graph's backward (0, 1, 1/n, epsilon): nearest 16-bit value.
+      ReducedFloat format = elemType == FLOAT16 ? ReducedFloat.FP16 : ReducedFloat.BF16;
+      ByteBuffer buf = ByteBuffer.allocate(values.length * 2).order(ByteOrder.LITTLE_ENDIAN);
+      for (double v : values) {
+        buf.putShort(format.toBits((float) v));
+      }
+      return raw(name, elemType, dims, buf.array());
     }
     if (elemType == INT64) {
       long[] l = new long[values.length];

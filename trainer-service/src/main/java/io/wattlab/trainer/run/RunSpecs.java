@@ -152,7 +152,8 @@ public final class RunSpecs {
         }
         checkLabels(spec.getLabelsMap());
         try {
-            Techniques.create(spec.getCompression().getTechnique(), spec.getCompression().getParametersMap());
+            Techniques.create(spec.getCompression().getTechnique(), spec.getCompression().getParametersMap())
+                    .on(spec.getDevice());
         } catch (InvalidCompressionException e) {
             throw new InvalidSpecException("spec.compression." + e.field(), e.problem());
         }

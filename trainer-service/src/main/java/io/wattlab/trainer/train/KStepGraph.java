@@ -38,6 +38,11 @@ public record KStepGraph(ModelProto model, int steps, TrainGraph step, String im
     if (k < 1) {
       throw new IllegalArgumentException("K must be >= 1, got " + k);
     }
+    if (step.scalesLoss()) {
+      // Its loss scale moves on the host after every step, from that step's overflow flag.
+      throw new IllegalArgumentException("a K-step graph cannot wrap a mixed-precision step (its loss scale is "
+          + "adjusted on the host after each step)");
+    }
     if (step.takesTeacherLogits()) {
       // The loop gathers images and labels per iteration only; a distilling step needs its own.
       throw new IllegalArgumentException("a K-step graph cannot wrap a distilling step (it has no teacher logits input)");

@@ -3,11 +3,11 @@ package io.wattlab.trainer.train;
 /**
  * How a train-step graph is built: batch size (fixed per graph), loss label smoothing,
  * optimizer, trainable set, gradient clipping by global norm (0 = off), whether the graph also
- * outputs every parameter gradient (for checks), and knowledge distillation (null: the plain
- * cross-entropy loss).
+ * outputs every parameter gradient (for checks), knowledge distillation (null: the plain
+ * cross-entropy loss) and mixed precision (null: float32 compute).
  */
 public record TrainConfig(int batchSize, double labelSmoothing, Optimizer optimizer, TrainableSet trainable,
-    double clipGradNorm, boolean outputGradients, Distillation distillation) {
+    double clipGradNorm, boolean outputGradients, Distillation distillation, MixedPrecision mixedPrecision) {
 
   /**
    * Knowledge distillation's loss, α·CE + (1−α)·T²·KL(softmax(teacher/T) ‖ softmax(student/T)),
@@ -25,10 +25,16 @@ public record TrainConfig(int batchSize, double labelSmoothing, Optimizer optimi
     }
   }
 
-  /** Without distillation. */
+  /** Float32 compute. */
+  public TrainConfig(int batchSize, double labelSmoothing, Optimizer optimizer, TrainableSet trainable,
+      double clipGradNorm, boolean outputGradients, Distillation distillation) {
+    this(batchSize, labelSmoothing, optimizer, trainable, clipGradNorm, outputGradients, distillation, null);
+  }
+
+  /** Without distillation, float32 compute. */
   public TrainConfig(int batchSize, double labelSmoothing, Optimizer optimizer, TrainableSet trainable,
       double clipGradNorm, boolean outputGradients) {
-    this(batchSize, labelSmoothing, optimizer, trainable, clipGradNorm, outputGradients, null);
+    this(batchSize, labelSmoothing, optimizer, trainable, clipGradNorm, outputGradients, null, null);
   }
 
   public TrainConfig {
@@ -45,27 +51,39 @@ public record TrainConfig(int batchSize, double labelSmoothing, Optimizer optimi
   }
 
   public TrainConfig withOutputGradients(boolean on) {
-    return new TrainConfig(batchSize, labelSmoothing, optimizer, trainable, clipGradNorm, on, distillation);
+    return new TrainConfig(batchSize, labelSmoothing, optimizer, trainable, clipGradNorm, on, distillation,
+        mixedPrecision);
   }
 
   public TrainConfig withOptimizer(Optimizer o) {
-    return new TrainConfig(batchSize, labelSmoothing, o, trainable, clipGradNorm, outputGradients, distillation);
+    return new TrainConfig(batchSize, labelSmoothing, o, trainable, clipGradNorm, outputGradients, distillation,
+        mixedPrecision);
   }
 
   public TrainConfig withTrainable(TrainableSet t) {
-    return new TrainConfig(batchSize, labelSmoothing, optimizer, t, clipGradNorm, outputGradients, distillation);
+    return new TrainConfig(batchSize, labelSmoothing, optimizer, t, clipGradNorm, outputGradients, distillation,
+        mixedPrecision);
   }
 
   public TrainConfig withClipGradNorm(double maxNorm) {
-    return new TrainConfig(batchSize, labelSmoothing, optimizer, trainable, maxNorm, outputGradients, distillation);
+    return new TrainConfig(batchSize, labelSmoothing, optimizer, trainable, maxNorm, outputGradients, distillation,
+        mixedPrecision);
   }
 
   public TrainConfig withLabelSmoothing(double s) {
-    return new TrainConfig(batchSize, s, optimizer, trainable, clipGradNorm, outputGradients, distillation);
+    return new TrainConfig(batchSize, s, optimizer, trainable, clipGradNorm, outputGradients, distillation,
+        mixedPrecision);
   }
 
   /** The same graph with the distillation loss (null: plain cross-entropy). */
   public TrainConfig withDistillation(Distillation d) {
-    return new TrainConfig(batchSize, labelSmoothing, optimizer, trainable, clipGradNorm, outputGradients, d);
+    return new TrainConfig(batchSize, labelSmoothing, optimizer, trainable, clipGradNorm, outputGradients, d,
+        mixedPrecision);
+  }
+
+  /** The same graph computing in 16 bits with float32 master weights (null: float32 compute). */
+  public TrainConfig withMixedPrecision(MixedPrecision m) {
+    return new TrainConfig(batchSize, labelSmoothing, optimizer, trainable, clipGradNorm, outputGradients, distillation,
+        m);
   }
 }

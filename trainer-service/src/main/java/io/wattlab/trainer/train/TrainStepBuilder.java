@@ -23,7 +23,9 @@ import java.util.Set;
 /**
  * Derives a single train-step graph from a prepared forward model: training-mode BatchNorm as
  * primitive ops, softmax cross-entropy (or the distillation loss, with the teacher's logits as an
- * input), backward, optional global-norm clipping, optimizer update.
+ * input), backward, optional global-norm clipping, optimizer update. With
+ * {@link TrainConfig#mixedPrecision} the forward and backward passes compute in 16 bits between
+ * Casts of the float32 master weights, and the loss is scaled (see {@link MixedPrecision}).
  */
 public final class TrainStepBuilder {
   public static final String LABELS = "labels";
@@ -31,15 +33,33 @@ public final class TrainStepBuilder {
   public static final String LOSS = "loss";
   /** The teacher's logits [batch, classes], an input only of graphs built with distillation. */
   public static final String TEACHER_LOGITS = "teacher_logits";
+  /** The loss scale S, a float32 scalar input of mixed-precision graphs: the backward starts from S·loss. */
+  public static final String LOSS_SCALE = "loss_scale";
+  /** 1 when some gradient of the step was not finite (the step then changed nothing), else 0; float32. */
+  public static final String GRAD_OVERFLOW = "grad_overflow";
+
+  /**
+   * Inputs that stay float32 in a 16-bit forward pass: BatchNormalization's scale, bias and
+   * statistics (it computes in float32, below) and the float-only sizes of Resize and Upsample.
+   */
+  private static final Map<String, Set<Integer>> FLOAT32_INPUTS = Map.of(
+      "BatchNormalization", Set.of(1, 2, 3, 4), "Resize", Set.of(1, 2), "Upsample", Set.of(1));
 
   private TrainStepBuilder() {}
 
   public static TrainGraph build(ForwardModel forward, TrainConfig config) {
     Graph g = forward.copyOfGraph();
     GraphBuilder b = new GraphBuilder(g, "train/");
+    MixedPrecision mixed = config.mixedPrecision();
+    if (mixed != null) {
+      castForward(g, b, mixed.elemType());
+    }
     Map<String, TensorType> normalized = new LinkedHashMap<>();
-    Map<String, String> statNext = lowerBatchNorm(g, b, normalized);
+    Map<String, String> statNext = lowerBatchNorm(g, b, normalized, mixed != null);
     enableDropout(g, b);
+    // The loss is float32 in both modes: LogSoftmax's exp and sum overflow and round in 16 bits
+    // (PyTorch's autocast runs log_softmax and the losses in float32 for this reason).
+    String logits = mixed == null ? forward.logits() : b.cast(forward.logits(), Tensors.FLOAT);
 
     // loss = mean over the batch of -sum_c target_c * log_softmax(logits)_c
     long classes = ShapeInference.run(g).dims(forward.logits())[1];
@@ -47,14 +67,14 @@ public final class TrainStepBuilder {
     double eps = config.labelSmoothing();
     String target = b.op("OneHot", List.of(LABELS, b.ints(classes),
         b.constant(Tensors.FLOAT, new long[] {2}, eps / classes, 1 - eps + eps / classes)), Attrs.i("axis", -1));
-    String logp = b.op("LogSoftmax", List.of(forward.logits()), Attrs.i("axis", 1));
+    String logp = b.op("LogSoftmax", List.of(logits), Attrs.i("axis", 1));
     String perSample = b.reduceSum(b.mul(target, logp), false, 1);
     if (config.distillation() == null) {
       b.opInto(LOSS, "Neg", List.of(b.op("ReduceMean", List.of(perSample), Attrs.i("keepdims", 0))));
     } else {
       String ce = b.neg(b.op("ReduceMean", List.of(perSample), Attrs.i("keepdims", 0)));
       g.addInput(TEACHER_LOGITS, new TensorType(Tensors.FLOAT, new long[] {config.batchSize(), classes}));
-      distillationLoss(b, config.distillation(), ce, forward.logits());
+      distillationLoss(b, config.distillation(), ce, logits);
     }
 
     List<String> trainable = select(forward, config.trainable());
@@ -71,8 +91,19 @@ public final class TrainStepBuilder {
     g.outputs().clear();
     g.outputs().put(LOSS, new TensorType(Tensors.FLOAT, new long[0]));
 
+    boolean scaled = mixed != null && !trainable.isEmpty();
+    String differentiated = LOSS;
+    if (scaled) {
+      g.addInput(LOSS_SCALE, new TensorType(Tensors.FLOAT, new long[0]));
+      differentiated = b.mul(LOSS, LOSS_SCALE);
+    }
     Map<String, String> grads = trainable.isEmpty() ? Map.of()
-        : new Autodiff(GradientRegistry.standard()).differentiate(g, LOSS, trainable);
+        : new Autodiff(GradientRegistry.standard()).differentiate(g, differentiated, trainable);
+    String overflow = null;
+    if (scaled) {
+      grads = unscale(b, grads);
+      overflow = overflowFlag(b, grads);
+    }
     if (config.clipGradNorm() > 0 && !grads.isEmpty()) {
       grads = clipByGlobalNorm(b, grads, config.clipGradNorm());
     }
@@ -99,6 +130,10 @@ public final class TrainStepBuilder {
       state.add(new StateSlot(s, s, statNext.get(s), dims, initial.get(s), StateKind.STATISTIC));
     }
     OptimizerGraphs.addSharedState(b, config.optimizer(), state, g);
+    if (overflow != null) {
+      skipOnOverflow(g, b, state, overflow);
+      g.outputs().put(GRAD_OVERFLOW, new TensorType(Tensors.FLOAT, new long[0]));
+    }
     for (StateSlot s : state) {
       g.outputs().put(s.output(), new TensorType(Tensors.FLOAT, s.dims()));
     }
@@ -109,7 +144,84 @@ public final class TrainStepBuilder {
     g.sortTopologically();
     g.removeUnused();
     return new TrainGraph(g.toModel(), forward.input(), g.inputs().get(forward.input()).dims(), LABELS,
-        LEARNING_RATE, LOSS, state, gradientOutputs);
+        LEARNING_RATE, LOSS, state, gradientOutputs, mixed);
+  }
+
+  /**
+   * Makes the forward graph compute in {@code elemType}: every float32 value that enters it from
+   * outside (the image input, initializers, which become the trainable parameters' inputs, and
+   * Constant nodes) is read through one Cast to the 16-bit type, except the inputs of
+   * {@link #FLOAT32_INPUTS}. The parameters themselves stay float32 (master weights): the Cast's
+   * gradient rule casts their gradients back to float32.
+   */
+  static void castForward(Graph g, GraphBuilder b, int elemType) {
+    Map<String, Node> producers = g.producers();
+    Map<String, String> casts = new LinkedHashMap<>();
+    for (Node n : new ArrayList<>(g.nodes())) {
+      Set<Integer> kept = FLOAT32_INPUTS.getOrDefault(n.opType(), Set.of());
+      for (int i = 0; i < n.inputs().size(); i++) {
+        String in = n.input(i);
+        if (in.isEmpty() || kept.contains(i) || !isFloat32Source(g, producers, in)) {
+          continue;
+        }
+        n.inputs().set(i, casts.computeIfAbsent(in, v -> b.cast(v, elemType)));
+      }
+    }
+    g.sortTopologically();
+  }
+
+  private static boolean isFloat32Source(Graph g, Map<String, Node> producers, String value) {
+    TensorProto t = g.initializers().get(value);
+    if (t != null) {
+      return t.getDataType() == Tensors.FLOAT;
+    }
+    TensorType in = g.inputs().get(value);
+    if (in != null) {
+      return in.elemType() == Tensors.FLOAT;
+    }
+    Node p = producers.get(value);
+    return p != null && p.opType().equals("Constant") && p.hasAttr("value")
+        && p.attributes().get("value").getT().getDataType() == Tensors.FLOAT;
+  }
+
+  /** Divides each (float32, scaled) gradient by the loss scale; 1/S is exact for the powers of two S takes. */
+  static Map<String, String> unscale(GraphBuilder b, Map<String, String> grads) {
+    String inverse = b.op("Reciprocal", LOSS_SCALE);
+    Map<String, String> out = new LinkedHashMap<>();
+    grads.forEach((p, grad) -> out.put(p, b.mul(grad, inverse)));
+    return out;
+  }
+
+  /** 1 when any element of any gradient is infinite or NaN, else 0 (float32 scalar). */
+  static String overflowFlag(GraphBuilder b, Map<String, String> grads) {
+    List<String> perTensor = new ArrayList<>();
+    for (String grad : grads.values()) {
+      String bad = b.op("Or", b.op("IsInf", grad), b.op("IsNaN", grad));
+      perTensor.add(b.op("ReduceMax", List.of(b.cast(bad, Tensors.FLOAT)), Attrs.i("keepdims", 0)));
+    }
+    String any = perTensor.size() == 1 ? perTensor.get(0) : b.op("Max", perTensor);
+    b.opInto(GRAD_OVERFLOW, "Identity", List.of(any));
+    return GRAD_OVERFLOW;
+  }
+
+  /**
+   * Routes every parameter's and optimizer buffer's update through Where(overflow, old, new), so
+   * that a step whose gradients overflowed leaves them bit for bit (GradScaler skips
+   * optimizer.step()). BatchNorm statistics still move, as in PyTorch, where the forward pass that
+   * updates them has run.
+   */
+  static void skipOnOverflow(Graph g, GraphBuilder b, List<StateSlot> state, String overflow) {
+    Map<String, Node> producers = g.producers();
+    String skip = b.cast(overflow, Tensors.BOOL);
+    for (StateSlot s : state) {
+      if (s.kind() == StateKind.STATISTIC) {
+        continue;
+      }
+      Node update = producers.get(s.output());
+      String unchecked = g.fresh(s.output() + ".unchecked");
+      update.outputs().set(update.outputs().indexOf(s.output()), unchecked);
+      b.opInto(s.output(), "Where", List.of(skip, s.input(), unchecked));
+    }
   }
 
   /**
@@ -155,6 +267,17 @@ public final class TrainStepBuilder {
    * unbiased variance as PyTorch does.
    */
   static Map<String, String> lowerBatchNorm(Graph g, GraphBuilder b, Map<String, TensorType> normalized) {
+    return lowerBatchNorm(g, b, normalized, false);
+  }
+
+  /**
+   * As {@link #lowerBatchNorm(Graph, GraphBuilder, Map)}; with {@code castToFloat32} the input is
+   * 16-bit and is normalised in float32 with the float32 scale and bias, the result cast back to
+   * the input's type, as cuDNN's batch norm does for PyTorch's half inputs: a mean and variance over
+   * a whole batch lose too much in 16 bits, and the running statistics stay float32.
+   */
+  static Map<String, String> lowerBatchNorm(Graph g, GraphBuilder b, Map<String, TensorType> normalized,
+      boolean castToFloat32) {
     var shapes = ShapeInference.run(g);
     Map<String, String> next = new LinkedHashMap<>();
     List<Node> original = new ArrayList<>(g.nodes());
@@ -177,12 +300,18 @@ public final class TrainStepBuilder {
       }
       double eps = n.attrFloat("epsilon", 1e-5f);
       double momentum = n.attrFloat("momentum", 0.9f);
-      List<String> norm = NormalizationRules.normalize(b, n.input(0), eps);
-      normalized.put(n.input(0), shapes.type(n.input(0)));
+      String in = castToFloat32 ? b.cast(n.input(0), Tensors.FLOAT) : n.input(0);
+      List<String> norm = NormalizationRules.normalize(b, in, eps);
+      normalized.put(in, new TensorType(castToFloat32 ? Tensors.FLOAT : shapes.type(n.input(0)).elemType(), x));
       String mean = norm.get(1);
       String var = norm.get(2);
-      b.opInto(n.output(0), "Add", List.of(b.mul(norm.get(0), b.reshape(n.input(1), bshape)),
-          b.reshape(n.input(2), bshape)));
+      List<String> affine = List.of(b.mul(norm.get(0), b.reshape(n.input(1), bshape)), b.reshape(n.input(2), bshape));
+      if (castToFloat32) {
+        b.opInto(n.output(0), "Cast", List.of(b.add(affine.get(0), affine.get(1))),
+            Attrs.i("to", shapes.type(n.input(0)).elemType()));
+      } else {
+        b.opInto(n.output(0), "Add", affine);
+      }
       String m = b.scalar(momentum, Tensors.FLOAT);
       String oneMinus = b.scalar(1 - momentum, Tensors.FLOAT);
       next.put(n.input(3), b.add(b.mul(n.input(3), m), b.mul(b.reshape(mean, c), oneMinus)));

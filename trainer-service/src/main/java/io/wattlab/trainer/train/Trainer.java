@@ -15,11 +15,14 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Runs a {@link TrainGraph} step after step in one OrtSession. The state lives in two sets of
  * direct buffers that ONNX Runtime reads and writes in place (pinned outputs), swapped after
- * each step, so no tensor is allocated or copied per step besides the batch itself.
+ * each step, so no tensor is allocated or copied per step besides the batch itself. A
+ * mixed-precision graph gets its loss scale from a {@link LossScaler}, which reads the step's
+ * overflow flag after each run.
  */
 public final class Trainer implements AutoCloseable {
   private final TrainGraph graph;
@@ -42,6 +45,11 @@ public final class Trainer implements AutoCloseable {
   private final Map<String, FloatBuffer> gradientBufs = new LinkedHashMap<>();
   private final Map<String, OnnxTensor> gradientTensors = new LinkedHashMap<>();
   private final Map<ParameterConstraint, List<String>> constraints = new LinkedHashMap<>();
+  private final LossScaler scaler;
+  private final FloatBuffer scaleBuf;
+  private final OnnxTensor scale;
+  private final FloatBuffer overflowBuf;
+  private final OnnxTensor overflow;
 
   public Trainer(TrainGraph graph, ExecutionConfig config) {
     this.graph = graph;
@@ -84,6 +92,19 @@ public final class Trainer implements AutoCloseable {
         FloatBuffer buf = direct(s.initial().length);
         gradientBufs.put(e.getKey(), buf);
         gradientTensors.put(e.getValue(), OnnxTensor.createTensor(env, buf, s.dims()));
+      }
+      if (graph.scalesLoss()) {
+        scaler = new LossScaler(graph.mixedPrecision());
+        scaleBuf = direct(1);
+        scale = OnnxTensor.createTensor(env, scaleBuf, new long[0]);
+        overflowBuf = direct(1);
+        overflow = OnnxTensor.createTensor(env, overflowBuf, new long[0]);
+      } else {
+        scaler = null;
+        scaleBuf = null;
+        scale = null;
+        overflowBuf = null;
+        overflow = null;
       }
     } catch (OrtException e) {
       throw new TrainingException("cannot allocate training state: " + e.getMessage());
@@ -141,10 +162,18 @@ public final class Trainer implements AutoCloseable {
       outputs.put(state.get(i).output(), next[i]);
     }
     outputs.putAll(gradientTensors);
+    if (scaler != null) {
+      scaleBuf.put(0, scaler.scale());
+      inputs.put(TrainStepBuilder.LOSS_SCALE, scale);
+      outputs.put(TrainStepBuilder.GRAD_OVERFLOW, overflow);
+    }
     try (OrtSession.Result r = session.run(inputs, outputs)) {
       // outputs were written into the pinned buffers
     } catch (OrtException e) {
       throw new TrainingException("train step failed: " + e.getMessage());
+    }
+    if (scaler != null) {
+      scaler.update(overflowBuf.get(0) != 0);
     }
     swap();
     enforceConstraints();
@@ -252,6 +281,11 @@ public final class Trainer implements AutoCloseable {
     return graph;
   }
 
+  /** The dynamic loss scale and its counts, for a mixed-precision graph; empty for a float32 one. */
+  public Optional<LossScaler> lossScaler() {
+    return Optional.ofNullable(scaler);
+  }
+
   @Override
   public void close() {
     for (int i = 0; i < state.size(); i++) {
@@ -266,6 +300,10 @@ public final class Trainer implements AutoCloseable {
       teacher.close();
     }
     gradientTensors.values().forEach(OnnxTensor::close);
+    if (scale != null) {
+      scale.close();
+      overflow.close();
+    }
     try {
       session.close();
     } catch (OrtException e) {

@@ -147,6 +147,24 @@ class RunSpecsTest {
     }
 
     @Test
+    void bf16ComputeOnTheCpuIsRefusedNamingTheFormatAndTheProvider() {
+        String message = refusal(b -> b.setCompression(b.getCompression().toBuilder().setTechnique("precision")
+                .putParameters("format", "bf16").putParameters("compute", "bf16")));
+        assertTrue(message.startsWith("spec.compression.parameters.compute: bf16 compute cannot run on device cpu: "
+                + "ONNX Runtime's CPU execution provider has no bfloat16 kernels"), message);
+        // The same spec on a GPU, and bf16-rounded weights with float32 compute on the CPU, are valid.
+        RunSpecs.validate(MINIMAL.toBuilder().setDevice("cuda:0").setCompression(MINIMAL.getCompression().toBuilder()
+                .setTechnique("precision").putParameters("format", "bf16").putParameters("compute", "bf16")).build());
+        RunSpecs.validate(MINIMAL.toBuilder().setCompression(MINIMAL.getCompression().toBuilder()
+                .setTechnique("precision").putParameters("format", "bf16")).build());
+        // A distillation whose student is such a precision pass is refused the same way, under its student key.
+        assertTrue(refusal(b -> b.setCompression(b.getCompression().toBuilder().setTechnique("distill")
+                .putParameters("student.technique", "precision").putParameters("student.format", "bf16")
+                .putParameters("student.compute", "bf16")))
+                .startsWith("spec.compression.parameters.student.compute: bf16 compute cannot run on device cpu"));
+    }
+
+    @Test
     void normalisationIsAPresetOrMatchingMeansAndDeviations() {
         assertEquals("none", RunSpecs.validate(MINIMAL).getDataset().getNormalize().getPreset());
         assertEquals("imagenet", RunSpecs.validate(MINIMAL.toBuilder().setDataset(MINIMAL.getDataset().toBuilder()

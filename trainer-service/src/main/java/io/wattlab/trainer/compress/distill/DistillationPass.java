@@ -63,6 +63,27 @@ public final class DistillationPass implements CompressionPass {
     p.adopt(STUDENT, inner);
   }
 
+  private DistillationPass(PassParameters parameters, String teacherPath, TrainConfig.Distillation loss,
+      CompressionPass student) {
+    this.parameters = parameters;
+    this.teacherPath = teacherPath;
+    this.loss = loss;
+    this.student = student;
+  }
+
+  /** The student's technique decides on the device (a precision student's compute). */
+  @Override
+  public CompressionPass on(String device) {
+    CompressionPass placed;
+    try {
+      placed = student.on(device);
+    } catch (InvalidCompressionException e) {
+      String field = e.field().startsWith("parameters.") ? e.field().substring("parameters.".length()) : e.field();
+      throw PassParameters.invalid(STUDENT + field, e.problem());
+    }
+    return placed == student ? this : new DistillationPass(parameters, teacherPath, loss, placed);
+  }
+
   @Override
   public String technique() {
     return TECHNIQUE;

@@ -56,8 +56,8 @@ final class ElementwiseRules {
     });
     r.register("Expand", g -> g.GI(0, g.sumToShape(g.GO(0), g.dims(g.O(0)), g.dims(g.I(0)))));
     r.register("Where", g -> {
-      // Where(cond, a, b): the condition is boolean and takes no gradient.
-      String zero = g.zeros(g.dims(g.O(0)));
+      // Where(cond, a, b): the condition is boolean and takes no gradient; zeros of the output's type.
+      String zero = g.zerosLike(g.O(0));
       if (g.needs(1)) {
         g.GI(1, g.sumToShape(g.b().where(g.I(0), g.GO(0), zero), g.dims(g.O(0)), g.dims(g.I(1))));
       }

@@ -95,6 +95,14 @@ public final class GradientContext {
     return b.expand(scalar(0), dims);
   }
 
+  /**
+   * Zeros of a value's own shape and element type, for nodes whose input 0 is not the floating
+   * operand (Where's is its boolean condition, of which {@link #scalar} cannot make a zero).
+   */
+  public String zerosLike(String value) {
+    return b.expand(b.scalar(0, shapes.type(value).elemType()), dims(value));
+  }
+
   /** Sums a gradient of shape g (broadcast result) back to the shape of the operand it came from. */
   public String sumToShape(String grad, long[] g, long[] target) {
     if (Arrays.equals(g, target)) {

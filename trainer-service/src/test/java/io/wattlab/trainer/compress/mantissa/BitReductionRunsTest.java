@@ -109,4 +109,26 @@ class BitReductionRunsTest {
       }
     }
   }
+
+  @Test
+  void aPrecisionRunAskedForFp16ComputeOnTheCpuTrainsTheFloat16GraphAndReportsItsLossScale() throws Exception {
+    RunReport report = run("run-precision-fp16", "precision", Map.of("compute", "fp16"));
+    Map<String, String> c = report.getCompressionMap();
+    assertEquals("compute=fp16,format=fp16,growth_interval=2000,init_scale=65536", c.get("parameters"));
+    assertEquals("fp16", c.get("compute"));
+    assertTrue(c.get("compute_reason").startsWith("device cpu, asked for by parameters.compute")
+        && c.get("compute_reason").contains("InsertedPrecisionFreeCast"), c.get("compute_reason"));
+    assertTrue(c.get("loss_scaling").startsWith("dynamic"), c.get("loss_scaling"));
+    long skipped = Long.parseLong(c.get("skipped_steps"));
+    assertTrue(skipped >= 0 && skipped <= 4, "of 128 / 32 steps: " + skipped);
+    assertEquals(65536 / Math.pow(2, skipped), Double.parseDouble(c.get("final_loss_scale")),
+        "halved once per skipped step, never grown in 4 steps");
+    ModelProto trained = OnnxModels.read(Path.of(report.getTrainedModelPath()));
+    java.util.Set<String> learned = LearnedWeights.of(trained.getGraph()).tensors();
+    for (TensorProto t : trained.getGraph().getInitializerList()) {
+      if (learned.contains(t.getName())) {
+        assertEquals(Tensors.FLOAT, t.getDataType(), t.getName() + " is written as float32 master weights");
+      }
+    }
+  }
 }

@@ -95,16 +95,69 @@ class PrecisionPassTest {
   void theReportSaysWhatPrecisionTheComputeUsed() {
     PassReport.Outcome bf16 = PassReport.run(Techniques.create("precision", Map.of("format", "bf16")), RESNET);
     Map<String, String> report = bf16.report().toMap();
-    assertEquals("format=bf16", report.get("parameters"));
+    assertEquals("compute=auto,format=bf16,growth_interval=2000,init_scale=65536", report.get("parameters"));
     assertEquals("fp32", report.get("compute"));
     assertEquals("bf16-rounded", report.get("weights"));
     assertTrue(report.get("compute_reason").contains("CPU execution provider has no bfloat16 kernels"),
         report.get("compute_reason"));
     assertTrue(report.get("loss_scaling").startsWith("none"));
     Map<String, String> fp16 = PassReport.run(Techniques.create("precision", Map.of()), RESNET).report().toMap();
-    assertEquals("format=fp16", fp16.get("parameters"), "fp16 is the default");
+    assertEquals("compute=auto,format=fp16,growth_interval=2000,init_scale=65536", fp16.get("parameters"),
+        "fp16 is the default");
     assertTrue(fp16.get("compute_reason").contains("no float16 Conv kernel"), fp16.get("compute_reason"));
     assertEquals(report.get("bytes_before"), report.get("bytes_after"), "weights stay float32 tensors");
+  }
+
+  @Test
+  void onCudaTheStepComputesInTheFormatAndTheWeightsStayFloat32Masters() {
+    for (ReducedFloat format : ReducedFloat.values()) {
+      PrecisionPass pass = ((PrecisionPass) Techniques.create("precision", Map.of("format", format.word())))
+          .on("cuda:0");
+      Compressed out = pass.apply(RESNET);
+      assertEquals(RESNET, out.model(), format + ": master weights are not rounded");
+      assertTrue(out.constraints().isEmpty(), format + ": nothing rounds them after a step");
+      assertEquals(format.word(), out.details().get("compute"));
+      assertTrue(out.details().get("compute_reason").startsWith("device cuda:0: the train step casts"),
+          out.details().get("compute_reason"));
+      assertTrue(out.details().get("loss_scaling").startsWith("dynamic (torch.cuda.amp.GradScaler's scheme): "
+          + "initial scale 65536"), out.details().get("loss_scaling"));
+      assertEquals("0", out.details().get("skipped_steps"));
+      assertEquals(format == ReducedFloat.FP16 ? Tensors.FLOAT16 : Tensors.BFLOAT16,
+          pass.mixedPrecision().elemType());
+      assertEquals(65536, pass.mixedPrecision().initialScale());
+      assertEquals(2000, pass.mixedPrecision().growthInterval());
+    }
+    PrecisionPass fp32 = ((PrecisionPass) Techniques.create("precision", Map.of("compute", "fp32"))).on("cuda:1");
+    assertEquals(null, fp32.mixedPrecision(), "compute: fp32 keeps the rounded-weights mode on a GPU");
+    assertTrue(fp32.apply(RESNET).details().get("compute_reason").startsWith("asked for by parameters.compute: fp32"));
+  }
+
+  @Test
+  void onTheCpuFp16ComputeIsOnlyOnRequestAndTheReportSaysTheProviderCastsAroundConv() {
+    PrecisionPass auto = ((PrecisionPass) Techniques.create("precision", Map.of())).on("cpu");
+    assertEquals(null, auto.mixedPrecision());
+    assertTrue(auto.apply(RESNET).details().get("compute_reason").contains("compute: fp16 builds the float16 graph"));
+    PrecisionPass asked = ((PrecisionPass) Techniques.create("precision", Map.of("compute", "fp16",
+        "init_scale", "1024", "growth_interval", "10"))).on("cpu");
+    Map<String, String> details = asked.apply(RESNET).details();
+    assertEquals("fp16", details.get("compute"));
+    assertTrue(details.get("compute_reason").startsWith("device cpu, asked for by parameters.compute: ")
+        && details.get("compute_reason").contains("InsertedPrecisionFreeCast"), details.get("compute_reason"));
+    assertEquals("1024", details.get("final_loss_scale"));
+    assertEquals(new io.wattlab.trainer.train.MixedPrecision(Tensors.FLOAT16, 1024, 10), asked.mixedPrecision());
+  }
+
+  @Test
+  void bf16ComputeOnTheCpuAndAComputeOtherThanTheFormatAreRefusedByName() {
+    PrecisionPass bf16 = (PrecisionPass) Techniques.create("precision", Map.of("format", "bf16", "compute", "bf16"));
+    InvalidCompressionException cpu = assertThrows(InvalidCompressionException.class, () -> bf16.on("cpu"));
+    assertEquals("parameters.compute", cpu.field());
+    assertTrue(cpu.problem().startsWith("bf16 compute cannot run on device cpu: ONNX Runtime's CPU execution "
+        + "provider has no bfloat16 kernels"), cpu.problem());
+    InvalidCompressionException mixed = assertThrows(InvalidCompressionException.class,
+        () -> Techniques.create("precision", Map.of("format", "bf16", "compute", "fp16")));
+    assertEquals("parameters.compute: fp16 differs from format bf16 (compute is auto, fp32 or the format)",
+        mixed.getMessage());
   }
 
   @Test

@@ -75,6 +75,20 @@ final class GradientCheck {
     return this;
   }
 
+  /** A boolean constant, such as Where's condition. */
+  GradientCheck bools(String name, long[] dims, boolean... v) {
+    ai.onnx.proto.OnnxMl.TensorProto.Builder t = ai.onnx.proto.OnnxMl.TensorProto.newBuilder().setName(name)
+        .setDataType(Tensors.BOOL);
+    for (long d : dims) {
+      t.addDims(d);
+    }
+    for (boolean b : v) {
+      t.addInt32Data(b ? 1 : 0);
+    }
+    graph.addInitializer(t.build());
+    return this;
+  }
+
   GradientCheck longs(String name, long... v) {
     graph.addInitializer(Tensors.longs(name, new long[] {v.length}, v));
     return this;

@@ -51,6 +51,14 @@ class GradientRulesTest {
   }
 
   @Test
+  void whereSendsEachBranchItsShareOfTheGradient() throws Exception {
+    // Where's input 0 is its boolean condition: the rule's zeros must take the output's type, not that one.
+    GradientCheck.float64().input("a", -1, 1, 2, 3).input("b", -1, 1, 3)
+        .bools("c", new long[] {2, 3}, true, false, true, false, false, true)
+        .node("Where", List.of("c", "a", "b"), List.of("y")).output("y").check(EPS64, TOL64);
+  }
+
+  @Test
   void clipWithBoundsAsInputs() throws Exception {
     GradientCheck.float64().input("x", -2, 8, 4, 6).constant("lo", new long[0], 0).constant("hi", new long[0], 6)
         .node("Clip", List.of("x", "lo", "hi"), List.of("y")).output("y").check(EPS64, TOL64);
