@@ -2,7 +2,6 @@ package io.wattlab.trainer.onnx;
 
 import ai.onnx.proto.OnnxMl.TensorProto;
 import com.google.protobuf.ByteString;
-import io.wattlab.trainer.compress.precision.ReducedFloat;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 

@@ -12,7 +12,7 @@ import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import ai.onnx.proto.OnnxMl.ValueInfoProto;
 import io.wattlab.trainer.compress.mantissa.LearnedWeights;
-import io.wattlab.trainer.compress.precision.ReducedFloat;
+import io.wattlab.trainer.onnx.ReducedFloat;
 import io.wattlab.trainer.data.Dataset;
 import io.wattlab.trainer.data.DatasetSpec;
 import io.wattlab.trainer.data.Datasets;

@@ -8,6 +8,7 @@ import io.wattlab.trainer.compress.Compressed;
 import io.wattlab.trainer.compress.InvalidCompressionException;
 import io.wattlab.trainer.compress.PassParameters;
 import io.wattlab.trainer.compress.mantissa.LearnedWeights;
+import io.wattlab.trainer.onnx.ReducedFloat;
 import io.wattlab.trainer.onnx.Tensors;
 import io.wattlab.trainer.train.LossScaler;
 import io.wattlab.trainer.train.MixedPrecision;

@@ -13,7 +13,7 @@ import io.wattlab.proto.v1.ModelSpec;
 import io.wattlab.proto.v1.OptimizerSpec;
 import io.wattlab.proto.v1.RunReport;
 import io.wattlab.proto.v1.RunSpec;
-import io.wattlab.trainer.compress.precision.ReducedFloat;
+import io.wattlab.trainer.onnx.ReducedFloat;
 import io.wattlab.trainer.execute.CarbonIntensities;
 import io.wattlab.trainer.execute.ExecutorSettings;
 import io.wattlab.trainer.execute.FileModelSource;

@@ -15,6 +15,7 @@ import ai.onnx.proto.OnnxMl.ValueInfoProto;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import io.wattlab.trainer.onnx.ReducedFloat;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;

@@ -22,6 +22,7 @@ import io.wattlab.trainer.data.batch.Batch;
 import io.wattlab.trainer.data.batch.BatchIterator;
 import io.wattlab.trainer.data.batch.BatchLoader;
 import io.wattlab.trainer.model.BuiltinModels;
+import io.wattlab.trainer.onnx.ReducedFloat;
 import io.wattlab.trainer.onnx.Tensors;
 import io.wattlab.trainer.train.ExecutionConfig;
 import io.wattlab.trainer.train.ForwardModel;

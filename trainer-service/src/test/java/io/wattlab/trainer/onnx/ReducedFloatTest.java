@@ -1,4 +1,4 @@
-package io.wattlab.trainer.compress.precision;
+package io.wattlab.trainer.onnx;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

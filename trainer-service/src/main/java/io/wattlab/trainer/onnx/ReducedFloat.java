@@ -1,4 +1,4 @@
-package io.wattlab.trainer.compress.precision;
+package io.wattlab.trainer.onnx;
 
 /**
  * The 16-bit floating-point formats weights can be reduced to, with round-to-nearest-even
