@@ -289,7 +289,7 @@ public final class ShapeInference {
         set(n, 0, in(n, 0).elemType(), in(n, 0).dims());
         set(n, 1, Tensors.BOOL, in(n, 0).dims());
       }
-      case "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL2" -> {
+      case "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL2", "ReduceSumSquare" -> {
         set(n, 0, in(n, 0).elemType(), reducedDims(n));
       }
       case "Shape" -> {
@@ -400,9 +400,9 @@ public final class ShapeInference {
         long[] stat = new long[x.length];
         java.util.Arrays.fill(stat, 1);
         stat[1] = x[1];
-        set(n, 0, in(n, 0).elemType(), x);
-        for (int i = 1; i < 4; i++) {
-          set(n, i, in(n, 0).elemType(), stat);
+        // (y, mean, var, invStd, centered, scale): see NormalizationRules
+        for (int i = 0; i < 6; i++) {
+          set(n, i, in(n, 0).elemType(), i == 0 || i == 4 ? x : stat);
         }
       }
       case "ScatterElements" -> set(n, 0, in(n, 0).elemType(), in(n, 0).dims());
