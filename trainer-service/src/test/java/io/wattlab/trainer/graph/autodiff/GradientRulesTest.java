@@ -103,6 +103,13 @@ class GradientRulesTest {
   }
 
   @Test
+  void convPointwise() throws Exception {
+    // Stride-1 unpadded 1x1 kernels: dX by Conv, dW by one Gemm; a 1x1 map as in MobileNet's last stages.
+    conv(new long[] {2, 3, 5, 4}, new long[] {4, 3, 1, 1}, 1, new long[] {1, 1}, new long[] {0, 0, 0, 0}, new long[] {1, 1});
+    conv(new long[] {3, 6, 1, 1}, new long[] {2, 6, 1, 1}, 1, new long[] {1, 1}, new long[] {0, 0, 0, 0}, new long[] {1, 1});
+  }
+
+  @Test
   void convGroupedAndDepthwise() throws Exception {
     conv(new long[] {2, 4, 6, 6}, new long[] {6, 2, 3, 3}, 2, new long[] {1, 1}, new long[] {1, 1, 1, 1}, new long[] {1, 1});
     conv(new long[] {2, 4, 7, 7}, new long[] {4, 1, 3, 3}, 4, new long[] {2, 2}, new long[] {1, 1, 1, 1}, new long[] {1, 1});
