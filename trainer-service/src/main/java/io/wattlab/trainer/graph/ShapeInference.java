@@ -343,6 +343,15 @@ public final class ShapeInference {
         for (int j = 0; j < starts.length; j++) {
           int ax = axes == null ? j : (int) normAxis(axes[j], x.length);
           long step = steps == null ? 1 : steps[j];
+          if (step < 0) {
+            // Backwards (the flipped kernels of ConvRules): start clamps to [0, dim-1], end to [-1, dim-1].
+            long dim = x[ax];
+            long s = Math.max(0, Math.min(dim - 1, starts[j] < 0 ? starts[j] + dim : starts[j]));
+            long e = Math.max(-1, Math.min(dim - 1, ends[j] < 0 ? Math.max(-1 - dim, ends[j]) + dim : ends[j]));
+            x[ax] = Math.max(0, (s - e - step - 1) / -step);
+            newV = null;
+            continue;
+          }
           if (step != 1) {
             throw new GraphException("Slice with step " + step + " is not supported");
           }

@@ -141,6 +141,7 @@ public final class TrainStepBuilder {
     gradientOutputs.values().forEach(o -> g.outputs().put(o, new TensorType(Tensors.FLOAT,
         g.inputs().get(o.substring(0, o.length() - ".grad".length())).dims())));
     NormalizationRules.expand(g, normalized);
+    BroadcastShapes.apply(g);
     g.setName("train_step");
     g.sortTopologically();
     g.removeUnused();
