@@ -49,6 +49,15 @@ def main():
     for op, us in by_op.most_common():
         print("%-28s %10.2f %6.1f%% %8d" % (op, us / 1000 / steps, 100 * us / sum(by_op.values()),
                                           count_op[op] // steps))
+    # Node names say where a node comes from: bn/ (BatchNorm expansion), grad/ (backward),
+    # train/ (loss, optimizer, running statistics), depthwise/ (DepthwiseConvs), else the model.
+    by_origin = collections.Counter()
+    for node, us in by_node.items():
+        origin = node.split("/")[0] + "/" if "/" in node and not node.startswith("/") else "model"
+        by_origin[origin, op_of[node]] += us
+    print("\n%-14s %-22s %10s" % ("origin", "op", "ms/step"))
+    for (origin, op), us in by_origin.most_common(30):
+        print("%-14s %-22s %10.2f" % (origin, op, us / 1000 / steps))
     print("\ntop %d nodes" % a.top)
     for node, us in by_node.most_common(a.top):
         shape = ";".join("x".join(str(d) for d in next(iter(s.values()))) for s in shapes[node]) \

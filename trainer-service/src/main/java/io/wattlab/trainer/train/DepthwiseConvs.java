@@ -12,8 +12,8 @@ import java.util.List;
  * Rewrites depthwise convolutions on small feature maps into one batched MatMul per layer, before
  * the backward is built. ONNX Runtime's CPU Conv runs a grouped convolution as one small GEMM per
  * (image, channel) pair (its NCHWc kernels need constant weights, and a train step's weights are
- * inputs), so its cost follows batch × channels, not the map size: 12–14 ms for a 960-channel
- * 3×3 layer on a 64×960×1×1 map, forward (bench/training/RESULTS.md).
+ * inputs), so its cost follows batch × channels, not the map size: 5–14 ms, with the machine's
+ * load, for a 960-channel 3×3 layer on a 64×960×1×1 map, forward (bench/training/RESULTS.md).
  *
  * <p>On a map of H×W inputs and P outputs per channel, a depthwise convolution is, per channel c,
  * a linear map y_c = x_c · A_c with A_c an [H·W, P] matrix whose entries are the kernel's taps or
