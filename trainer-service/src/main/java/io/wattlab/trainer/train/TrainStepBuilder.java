@@ -57,6 +57,7 @@ public final class TrainStepBuilder {
     Map<String, TensorType> normalized = new LinkedHashMap<>();
     Map<String, String> statNext = lowerBatchNorm(g, b, normalized, mixed != null);
     enableDropout(g, b);
+    PaddingTaps.crop(g);
     DepthwiseConvs.rewrite(g);
     // The loss is float32 in both modes: LogSoftmax's exp and sum overflow and round in 16 bits
     // (PyTorch's autocast runs log_softmax and the losses in float32 for this reason).

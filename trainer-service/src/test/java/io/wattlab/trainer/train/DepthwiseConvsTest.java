@@ -22,6 +22,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.ToIntFunction;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -72,13 +73,21 @@ class DepthwiseConvsTest {
     assertEquals(0, DepthwiseConvs.rewrite(large), "a 16x16 map stays a Conv");
   }
 
-  /** Runs Conv and its rewrite with their gradients; returns the op types of the rewritten forward graph. */
   private static List<String> check(long[] x, long[] w, long[] strides, long[] pads, long[] dil, boolean bias)
       throws Exception {
-    Graph conv = graph(x, w, x[1], strides, pads, dil, bias);
-    Graph lowered = graph(x, w, x[1], strides, pads, dil, bias);
-    int rewritten = DepthwiseConvs.rewrite(lowered);
-    assertEquals(1, rewritten, "the depthwise Conv is rewritten");
+    return compareWithConv(x, w, x[1], strides, pads, dil, bias, DepthwiseConvs::rewrite);
+  }
+
+  /**
+   * Runs one Conv and its rewrite by {@code pass} with their gradients, checks that the pass
+   * changed it and that outputs and gradients agree; returns the op types of the rewritten
+   * forward graph.
+   */
+  static List<String> compareWithConv(long[] x, long[] w, long group, long[] strides, long[] pads, long[] dil,
+      boolean bias, ToIntFunction<Graph> pass) throws Exception {
+    Graph conv = graph(x, w, group, strides, pads, dil, bias);
+    Graph lowered = graph(x, w, group, strides, pads, dil, bias);
+    assertEquals(1, pass.applyAsInt(lowered), "the Conv is rewritten");
     List<String> ops = lowered.nodes().stream().map(Node::opType).toList();
     Random random = new Random(7);
     Map<String, float[]> feeds = new LinkedHashMap<>();
@@ -98,12 +107,12 @@ class DepthwiseConvsTest {
     Map<String, float[]> actual = run(lowered, feeds, weights);
     for (String name : expected.keySet()) {
       double err = Reference.relativeError(actual.get(name), expected.get(name));
-      assertTrue(err < TOLERANCE, () -> name + " of the rewritten depthwise conv is " + err + " away from Conv's");
+      assertTrue(err < TOLERANCE, () -> name + " of the rewritten conv is " + err + " away from Conv's");
     }
     return ops;
   }
 
-  private static Graph graph(long[] x, long[] w, long group, long[] strides, long[] pads, long[] dil,
+  static Graph graph(long[] x, long[] w, long group, long[] strides, long[] pads, long[] dil,
       boolean bias) {
     Graph g = new Graph(17);
     g.addInput("x", new TensorType(Tensors.FLOAT, x));
