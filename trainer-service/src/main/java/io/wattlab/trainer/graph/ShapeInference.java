@@ -20,8 +20,9 @@ public final class ShapeInference {
       "LeakyRelu", "Elu", "Erf", "Floor", "Ceil", "Not", "Sign");
   private static final Set<String> BROADCAST = Set.of("Add", "Sub", "Mul", "Div", "Pow", "Sum", "Max",
       "Min", "Mean", "Where", "And", "Or");
+  /** Ops with boolean outputs of their inputs' broadcast shape (IsInf, IsNaN: the mixed-precision overflow check). */
   private static final Set<String> COMPARE = Set.of("Greater", "Less", "Equal", "GreaterOrEqual",
-      "LessOrEqual");
+      "LessOrEqual", "IsInf", "IsNaN");
 
   private final Map<String, TensorType> types = new HashMap<>();
   private final Map<String, long[]> values = new HashMap<>();
