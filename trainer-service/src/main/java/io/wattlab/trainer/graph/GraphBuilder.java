@@ -203,6 +203,14 @@ public final class GraphBuilder {
     return stagedReduce("ReduceMean", x, rank, axes);
   }
 
+  /**
+   * Sum of squares with keepdims, staged as {@link #reduceSumKeepDims}: ReduceSumSquare over the
+   * first stage, ReduceSum over the second; the squares are never written out as a tensor.
+   */
+  public String reduceSumSquareKeepDims(String x, int rank, long... axes) {
+    return stagedReduce("ReduceSumSquare", x, rank, axes);
+  }
+
   private String stagedReduce(String op, String x, int rank, long[] axes) {
     long[] sorted = axes.clone();
     Arrays.sort(sorted);
@@ -213,9 +221,18 @@ public final class GraphBuilder {
     long[] leading = Arrays.copyOfRange(sorted, 0, split);
     long[] trailing = Arrays.copyOfRange(sorted, split, sorted.length);
     String r = x;
+    String stageOp = op;
     for (long[] stage : new long[][] {trailing, leading}) {
       if (stage.length > 0) {
-        r = op.equals("ReduceSum") ? reduceSum(r, true, stage) : reduceMean(r, true, stage);
+        r = switch (stageOp) {
+          case "ReduceSum" -> reduceSum(r, true, stage);
+          case "ReduceMean" -> reduceMean(r, true, stage);
+          default -> graph.opset() >= 18 ? op(stageOp, List.of(r, ints(stage)), Attrs.i("keepdims", 1))
+              : op(stageOp, List.of(r), Attrs.ints("axes", stage), Attrs.i("keepdims", 1));
+        };
+        if (stageOp.equals("ReduceSumSquare")) {
+          stageOp = "ReduceSum";
+        }
       }
     }
     return r;

@@ -20,8 +20,9 @@ public final class ShapeInference {
       "LeakyRelu", "Elu", "Erf", "Floor", "Ceil", "Not", "Sign");
   private static final Set<String> BROADCAST = Set.of("Add", "Sub", "Mul", "Div", "Pow", "Sum", "Max",
       "Min", "Mean", "Where", "And", "Or");
+  /** Ops with boolean outputs of their inputs' broadcast shape (IsInf, IsNaN: the mixed-precision overflow check). */
   private static final Set<String> COMPARE = Set.of("Greater", "Less", "Equal", "GreaterOrEqual",
-      "LessOrEqual");
+      "LessOrEqual", "IsInf", "IsNaN");
 
   private final Map<String, TensorType> types = new HashMap<>();
   private final Map<String, long[]> values = new HashMap<>();
@@ -289,7 +290,7 @@ public final class ShapeInference {
         set(n, 0, in(n, 0).elemType(), in(n, 0).dims());
         set(n, 1, Tensors.BOOL, in(n, 0).dims());
       }
-      case "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL2" -> {
+      case "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL2", "ReduceSumSquare" -> {
         set(n, 0, in(n, 0).elemType(), reducedDims(n));
       }
       case "Shape" -> {
@@ -343,6 +344,15 @@ public final class ShapeInference {
         for (int j = 0; j < starts.length; j++) {
           int ax = axes == null ? j : (int) normAxis(axes[j], x.length);
           long step = steps == null ? 1 : steps[j];
+          if (step < 0) {
+            // Backwards (the flipped kernels of ConvRules): start clamps to [0, dim-1], end to [-1, dim-1].
+            long dim = x[ax];
+            long s = Math.max(0, Math.min(dim - 1, starts[j] < 0 ? starts[j] + dim : starts[j]));
+            long e = Math.max(-1, Math.min(dim - 1, ends[j] < 0 ? Math.max(-1 - dim, ends[j]) + dim : ends[j]));
+            x[ax] = Math.max(0, (s - e - step - 1) / -step);
+            newV = null;
+            continue;
+          }
           if (step != 1) {
             throw new GraphException("Slice with step " + step + " is not supported");
           }
@@ -400,9 +410,9 @@ public final class ShapeInference {
         long[] stat = new long[x.length];
         java.util.Arrays.fill(stat, 1);
         stat[1] = x[1];
-        set(n, 0, in(n, 0).elemType(), x);
-        for (int i = 1; i < 4; i++) {
-          set(n, i, in(n, 0).elemType(), stat);
+        // (y, mean, var, invStd, centered, scale): see NormalizationRules
+        for (int i = 0; i < 6; i++) {
+          set(n, i, in(n, 0).elemType(), i == 0 || i == 4 ? x : stat);
         }
       }
       case "ScatterElements" -> set(n, 0, in(n, 0).elemType(), in(n, 0).dims());

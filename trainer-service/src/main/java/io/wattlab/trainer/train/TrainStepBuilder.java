@@ -57,6 +57,8 @@ public final class TrainStepBuilder {
     Map<String, TensorType> normalized = new LinkedHashMap<>();
     Map<String, String> statNext = lowerBatchNorm(g, b, normalized, mixed != null);
     enableDropout(g, b);
+    PaddingTaps.crop(g);
+    DepthwiseConvs.rewrite(g);
     // The loss is float32 in both modes: LogSoftmax's exp and sum overflow and round in 16 bits
     // (PyTorch's autocast runs log_softmax and the losses in float32 for this reason).
     String logits = mixed == null ? forward.logits() : b.cast(forward.logits(), Tensors.FLOAT);
@@ -140,6 +142,7 @@ public final class TrainStepBuilder {
     gradientOutputs.values().forEach(o -> g.outputs().put(o, new TensorType(Tensors.FLOAT,
         g.inputs().get(o.substring(0, o.length() - ".grad".length())).dims())));
     NormalizationRules.expand(g, normalized);
+    BroadcastShapes.apply(g);
     g.setName("train_step");
     g.sortTopologically();
     g.removeUnused();
@@ -288,29 +291,20 @@ public final class TrainStepBuilder {
       g.nodes().remove(n);
       long[] x = shapes.dims(n.input(0));
       long c = x[1];
-      long[] axes = new long[x.length - 1];
-      long[] bshape = new long[x.length];
       long count = 1;
-      for (int i = 0, k = 0; i < x.length; i++) {
-        bshape[i] = i == 1 ? c : 1;
-        if (i != 1) {
-          axes[k++] = i;
-          count *= x[i];
-        }
+      for (int i = 0; i < x.length; i++) {
+        count *= i == 1 ? 1 : x[i];
       }
       double eps = n.attrFloat("epsilon", 1e-5f);
       double momentum = n.attrFloat("momentum", 0.9f);
       String in = castToFloat32 ? b.cast(n.input(0), Tensors.FLOAT) : n.input(0);
-      List<String> norm = NormalizationRules.normalize(b, in, eps);
+      String y = castToFloat32 ? g.fresh(n.output(0) + "_float32") : n.output(0);
+      List<String> norm = NormalizationRules.normalize(b, in, n.input(1), n.input(2), y, eps);
       normalized.put(in, new TensorType(castToFloat32 ? Tensors.FLOAT : shapes.type(n.input(0)).elemType(), x));
       String mean = norm.get(1);
       String var = norm.get(2);
-      List<String> affine = List.of(b.mul(norm.get(0), b.reshape(n.input(1), bshape)), b.reshape(n.input(2), bshape));
       if (castToFloat32) {
-        b.opInto(n.output(0), "Cast", List.of(b.add(affine.get(0), affine.get(1))),
-            Attrs.i("to", shapes.type(n.input(0)).elemType()));
-      } else {
-        b.opInto(n.output(0), "Add", affine);
+        b.opInto(n.output(0), "Cast", List.of(y), Attrs.i("to", shapes.type(n.input(0)).elemType()));
       }
       String m = b.scalar(momentum, Tensors.FLOAT);
       String oneMinus = b.scalar(1 - momentum, Tensors.FLOAT);

@@ -7,8 +7,9 @@ import java.util.List;
 
 /**
  * Gradients of 2-D convolution and pooling. The input gradients are ConvTranspose nodes with
- * explicit pads and output_padding (never auto_pad), the weight gradient a grouped Conv of the
- * input with the output gradient as kernel, and MaxPool scatters through its flat NCHW indices.
+ * explicit pads and output_padding (never auto_pad), or Conv with the kernel flipped where that
+ * runs faster; the weight gradient a grouped Conv of the input with the output gradient as
+ * kernel (a Gemm for 1x1 kernels), and MaxPool scatters through its flat NCHW indices.
  */
 final class ConvRules {
   private ConvRules() {}
@@ -41,15 +42,23 @@ final class ConvRules {
     String dy = g.GO(0);
     if (g.needs(0)) {
       // Grouped ConvTranspose is slow on ONNX Runtime's CPU; plain ConvTranspose is faster than
-      // the Conv form for group 1 (ResNet-18 measured), so only grouped stride-1 convs use Conv.
-      boolean byConv = strides[0] == 1 && strides[1] == 1 && group > 1;
+      // the Conv form for group 1 (ResNet-18 measured), so only grouped stride-1 convs use Conv,
+      // and 1x1 ones, whose Conv is one GEMM per image where ConvTranspose adds a col2im.
+      boolean byConv = strides[0] == 1 && strides[1] == 1 && (group > 1 || pointwise(w, strides, pads));
       g.GI(0, byConv ? inputGradientByConv(g, dy, w, group, dil, pads)
           : g.b().op("ConvTranspose", List.of(dy, g.I(1)), Attrs.i("group", group),
               Attrs.ints("strides", strides), Attrs.ints("dilations", dil), Attrs.ints("pads", pads),
               Attrs.ints("kernel_shape", w[2], w[3]),
               Attrs.ints("output_padding", outputPadding(g, x, w, y, strides, dil, pads))));
     }
-    if (g.needs(1)) {
+    if (g.needs(1) && group == 1 && pointwise(w, strides, pads)) {
+      // dW = sum over images and pixels of dY x^T: one GEMM over N*H*W, where the grouped-Conv
+      // form below runs one matrix-vector product per input channel.
+      long area = x[2] * x[3];
+      String dyr = g.b().reshape(g.b().transpose(g.b().reshape(dy, x[0], w[0], area), 1, 0, 2), w[0], x[0] * area);
+      String xr = g.b().reshape(g.b().transpose(g.b().reshape(g.I(0), x[0], x[1], area), 1, 0, 2), x[1], x[0] * area);
+      g.GI(1, g.b().reshape(g.b().op("Gemm", List.of(dyr, xr), Attrs.i("transB", 1)), w));
+    } else if (g.needs(1)) {
       long n = x[0];
       long cg = x[1] / group;
       long og = w[0] / group;
@@ -73,6 +82,12 @@ final class ConvRules {
     if (g.needs(2)) {
       g.GI(2, g.b().reshape(g.b().reduceSumKeepDims(dy, 4, 0, 2, 3), w[0]));
     }
+  }
+
+  /** A 1×1 kernel, stride 1, no padding: a matrix product at every pixel. */
+  private static boolean pointwise(long[] w, long[] strides, long[] pads) {
+    return w[2] == 1 && w[3] == 1 && strides[0] == 1 && strides[1] == 1 && pads[0] == 0 && pads[1] == 0
+        && pads[2] == 0 && pads[3] == 0;
   }
 
   /**

@@ -4,17 +4,23 @@ import io.wattlab.trainer.graph.Attrs;
 import io.wattlab.trainer.graph.Graph;
 import io.wattlab.trainer.graph.GraphBuilder;
 import io.wattlab.trainer.graph.Node;
+import io.wattlab.trainer.graph.TensorType;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
 /**
- * Batch normalisation in training mode as one differentiable step, {@value #NORMALIZE}: x to
- * (x - mean) / sqrt(var + eps) over all axes but 1, with outputs (xhat, mean, var, invStd). It
- * exists only between the training-graph builder and {@link #expand}, which rewrites it into
- * standard ops; its gradient is the closed form PyTorch uses,
- * dx = invStd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), which stays accurate where
- * differentiating the primitives one by one lost float32 precision in the BatchNorm biases.
+ * Batch normalisation in training mode as one differentiable step, {@value #NORMALIZE}: inputs
+ * (x, gamma, beta), y = (x - mean) * scale + beta with scale = gamma / sqrt(var + eps), statistics
+ * over all axes but 1; outputs (y, mean, var, invStd, centered, scale), the last two the
+ * intermediates its gradient reads. It exists only between the training-graph builder and
+ * {@link #expand}, which rewrites it into standard ops. Its gradient is the closed form PyTorch
+ * uses, dx = scale * (dy - mean(dy) - centered * invStd^2 * mean(dy * centered)), which stays
+ * accurate where differentiating the primitives one by one lost float32 precision in the
+ * BatchNorm biases; the two per-channel sums it needs are the beta and gamma gradients, so the
+ * backward makes two reductions and five elementwise passes, the forward three (the variance
+ * is a ReduceSumSquare of the centred values, and gamma and 1/sigma are folded into one
+ * per-channel scale before they touch the elements).
  */
 public final class NormalizationRules {
   /** Op type of the internal normalisation node (domain {@value #DOMAIN}). */
@@ -25,45 +31,76 @@ public final class NormalizationRules {
 
   static void register(GradientRegistry r) {
     r.register(NORMALIZE, g -> {
-      int rank = g.dims(g.I(0)).length;
-      long[] axes = axes(rank);
-      String dxhat = g.GOorZeros(0);
-      String meanD = g.b().reduceMeanKeepDims(dxhat, rank, axes);
-      String meanDx = g.b().reduceMeanKeepDims(g.b().mul(dxhat, g.O(0)), rank, axes);
-      String inner = g.b().sub(g.b().sub(dxhat, meanD), g.b().mul(g.O(0), meanDx));
-      g.GI(0, g.b().mul(inner, g.O(3)));
+      long[] x = g.dims(g.I(0));
+      long[] axes = axes(x.length);
+      long count = 1;
+      for (long a : axes) {
+        count *= x[(int) a];
+      }
+      String dy = g.GOorZeros(0);
+      String sumDy = g.needs(0) || g.needs(2) ? g.b().reduceSumKeepDims(dy, x.length, axes) : null;
+      String sumDyCentered = g.needs(0) || g.needs(1)
+          ? g.b().reduceSumKeepDims(g.b().mul(dy, g.O(4)), x.length, axes) : null;
+      if (g.needs(2)) {
+        g.GI(2, g.b().reshape(sumDy, x[1]));
+      }
+      if (g.needs(1)) {
+        g.GI(1, g.b().reshape(g.b().mul(sumDyCentered, g.O(3)), x[1]));
+      }
+      if (g.needs(0)) {
+        String perCentered = g.b().mul(g.b().mul(g.O(3), g.O(3)), g.b().mul(sumDyCentered, g.scalar(1.0 / count)));
+        String meanDy = g.b().mul(sumDy, g.scalar(1.0 / count));
+        String inner = g.b().sub(dy, g.b().add(g.b().mul(g.O(4), perCentered), meanDy));
+        g.GI(0, g.b().mul(inner, g.O(5)));
+      }
     });
   }
 
-  /** Appends a normalisation node and returns its outputs (xhat, mean, var, invStd). */
-  public static List<String> normalize(GraphBuilder b, String x, double epsilon) {
+  /**
+   * Appends a normalisation node of x with affine gamma and beta ([C] each) writing y into
+   * {@code y}, and returns its outputs (y, mean, var, invStd, centered, scale).
+   */
+  public static List<String> normalize(GraphBuilder b, String x, String gamma, String beta, String y,
+      double epsilon) {
     Graph g = b.graph();
     String name = g.fresh("train/" + NORMALIZE);
-    List<String> outs = new ArrayList<>();
-    for (String suffix : List.of("xhat", "mean", "var", "inv_std")) {
+    List<String> outs = new ArrayList<>(List.of(y));
+    for (String suffix : List.of("mean", "var", "inv_std", "centered", "scale")) {
       outs.add(g.fresh(name + "_" + suffix));
     }
-    g.addNode(new Node(name, NORMALIZE, DOMAIN, List.of(x), outs, Map.of("epsilon", Attrs.f("epsilon", epsilon))));
+    g.addNode(new Node(name, NORMALIZE, DOMAIN, List.of(x, gamma, beta), outs,
+        Map.of("epsilon", Attrs.f("epsilon", epsilon))));
     return outs;
   }
 
-  /** Rewrites every normalisation node into ReduceMean, Sub, Mul, Add, Sqrt and Reciprocal. */
-  public static void expand(Graph g, Map<String, io.wattlab.trainer.graph.TensorType> inputs) {
+  /** Rewrites every normalisation node into ReduceMean, ReduceSumSquare, Sub, Mul, Add, Sqrt and Reciprocal. */
+  public static void expand(Graph g, Map<String, TensorType> inputs) {
     GraphBuilder b = new GraphBuilder(g, "bn/");
     for (Node n : new ArrayList<>(g.nodes())) {
       if (!n.opType().equals(NORMALIZE)) {
         continue;
       }
       g.nodes().remove(n);
-      int rank = inputs.get(n.input(0)).rank();
+      TensorType type = inputs.get(n.input(0));
+      int rank = type.rank();
       long[] axes = axes(rank);
+      long[] perChannel = new long[rank];
+      java.util.Arrays.fill(perChannel, 1);
+      perChannel[1] = type.dims()[1];
       String x = n.input(0);
       b.opInto(n.output(1), "Identity", List.of(b.reduceMeanKeepDims(x, rank, axes)));
-      String centered = b.sub(x, n.output(1));
-      b.opInto(n.output(2), "Identity", List.of(b.reduceMeanKeepDims(b.mul(centered, centered), rank, axes)));
-      String eps = b.scalar(n.attrFloat("epsilon", 1e-5f), inputs.get(n.input(0)).elemType());
+      b.opInto(n.output(4), "Sub", List.of(x, n.output(1)));
+      String centered = n.output(4);
+      long count = 1;
+      for (long a : axes) {
+        count *= type.dims()[(int) a];
+      }
+      b.opInto(n.output(2), "Mul", List.of(b.reduceSumSquareKeepDims(centered, rank, axes),
+          b.scalar(1.0 / count, type.elemType())));
+      String eps = b.scalar(n.attrFloat("epsilon", 1e-5f), type.elemType());
       b.opInto(n.output(3), "Reciprocal", List.of(b.sqrt(b.add(n.output(2), eps))));
-      b.opInto(n.output(0), "Mul", List.of(centered, n.output(3)));
+      b.opInto(n.output(5), "Mul", List.of(b.reshape(n.input(1), perChannel), n.output(3)));
+      b.opInto(n.output(0), "Add", List.of(b.mul(centered, n.output(5)), b.reshape(n.input(2), perChannel)));
     }
     g.sortTopologically();
   }

@@ -103,6 +103,13 @@ class GradientRulesTest {
   }
 
   @Test
+  void convPointwise() throws Exception {
+    // Stride-1 unpadded 1x1 kernels: dX by Conv, dW by one Gemm; a 1x1 map as in MobileNet's last stages.
+    conv(new long[] {2, 3, 5, 4}, new long[] {4, 3, 1, 1}, 1, new long[] {1, 1}, new long[] {0, 0, 0, 0}, new long[] {1, 1});
+    conv(new long[] {3, 6, 1, 1}, new long[] {2, 6, 1, 1}, 1, new long[] {1, 1}, new long[] {0, 0, 0, 0}, new long[] {1, 1});
+  }
+
+  @Test
   void convGroupedAndDepthwise() throws Exception {
     conv(new long[] {2, 4, 6, 6}, new long[] {6, 2, 3, 3}, 2, new long[] {1, 1}, new long[] {1, 1, 1, 1}, new long[] {1, 1});
     conv(new long[] {2, 4, 7, 7}, new long[] {4, 1, 3, 3}, 4, new long[] {2, 2}, new long[] {1, 1, 1, 1}, new long[] {1, 1});
@@ -186,13 +193,14 @@ class GradientRulesTest {
 
   @Test
   void trainingBatchNormalizationWithBatchStatistics() throws Exception {
-    // xhat, mean and var all feed the loss, as in a train step (running statistics use mean and var).
-    GradientCheck.float64().input("x", -2, 2, 3, 2, 3, 3)
-        .node(NormalizationRules.NORMALIZE, List.of("x"), List.of("xhat", "mean", "var", "inv_std"), f("epsilon", 1e-5))
-        .output("xhat").check(EPS64, 1e-5);
-    GradientCheck.float64().input("x", -2, 2, 4, 3)
-        .node(NormalizationRules.NORMALIZE, List.of("x"), List.of("xhat", "mean", "var", "inv_std"), f("epsilon", 1e-5))
-        .output("xhat").check(EPS64, 1e-5);
+    // Only y feeds the loss: in a train step mean and var feed the running statistics, which no loss reads.
+    List<String> outs = List.of("y", "mean", "var", "inv_std", "centered", "scale");
+    GradientCheck.float64().input("x", -2, 2, 3, 2, 3, 3).input("gamma", 0.5, 2, 2).input("beta", -1, 1, 2)
+        .node(NormalizationRules.NORMALIZE, List.of("x", "gamma", "beta"), outs, f("epsilon", 1e-5))
+        .output("y").check(EPS64, 1e-5);
+    GradientCheck.float64().input("x", -2, 2, 4, 3).input("gamma", 0.5, 2, 3).input("beta", -1, 1, 3)
+        .node(NormalizationRules.NORMALIZE, List.of("x", "gamma", "beta"), outs, f("epsilon", 1e-5))
+        .output("y").check(EPS64, 1e-5);
   }
 
   @Test
