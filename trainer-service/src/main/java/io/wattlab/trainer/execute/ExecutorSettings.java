@@ -13,6 +13,8 @@ import java.util.Optional;
  * @param runsDirectory    each run's trained model goes to {@code <runsDirectory>/<run_id>/model.onnx}
  *                         ({@code wattlab.trainer.runs-dir}, default {@code ~/.wattlab/runs})
  * @param intraOpThreads   ONNX Runtime threads, 0 for its default ({@code wattlab.trainer.intra-op-threads})
+ * @param intraOpSpinning  whether those threads spin while waiting for work, ONNX Runtime's default
+ *                         ({@code wattlab.trainer.intra-op-spinning}, true)
  * @param epochEvalImages  test images evaluated after each epoch, to keep that cheap; the final
  *                         evaluation uses the whole test split ({@code wattlab.trainer.epoch-eval-images}, 1000)
  * @param meterAddress     a meter-daemon's gRPC {@code host:port} ({@code wattlab.meter.address}); empty:
@@ -20,7 +22,7 @@ import java.util.Optional;
  * @param influx           where run events go ({@code wattlab.influx.url}, {@code .database},
  *                         {@code .username}, {@code .password}, as the meter); empty: nowhere
  */
-public record ExecutorSettings(Path runsDirectory, int intraOpThreads, int epochEvalImages,
+public record ExecutorSettings(Path runsDirectory, int intraOpThreads, boolean intraOpSpinning, int epochEvalImages,
                                Optional<String> meterAddress, Optional<InfluxRunEvents.Target> influx) {
 
     public static final int DEFAULT_EPOCH_EVAL_IMAGES = 1000;
@@ -31,7 +33,7 @@ public record ExecutorSettings(Path runsDirectory, int intraOpThreads, int epoch
 
     /** Defaults: runs under ~/.wattlab/runs, in-process meter, no InfluxDB. */
     public static ExecutorSettings defaults() {
-        return new ExecutorSettings(defaultRunsDirectory(), 0, DEFAULT_EPOCH_EVAL_IMAGES, Optional.empty(),
+        return new ExecutorSettings(defaultRunsDirectory(), 0, true, DEFAULT_EPOCH_EVAL_IMAGES, Optional.empty(),
                 Optional.empty());
     }
 
@@ -43,17 +45,18 @@ public record ExecutorSettings(Path runsDirectory, int intraOpThreads, int epoch
         long threads = s.string("wattlab.trainer.intra-op-threads").isPresent()
                 ? s.positiveLong("wattlab.trainer.intra-op-threads", 1) : 0;
         return new ExecutorSettings(s.path("wattlab.trainer.runs-dir").orElse(defaultRunsDirectory()),
-                (int) Math.min(threads, 1024),
+                (int) Math.min(threads, 1024), s.bool("wattlab.trainer.intra-op-spinning", true),
                 (int) Math.min(s.positiveLong("wattlab.trainer.epoch-eval-images", DEFAULT_EPOCH_EVAL_IMAGES),
                         Integer.MAX_VALUE),
                 s.string("wattlab.meter.address"), influx);
     }
 
     public ExecutorSettings withInflux(InfluxRunEvents.Target target) {
-        return new ExecutorSettings(runsDirectory, intraOpThreads, epochEvalImages, meterAddress, Optional.of(target));
+        return new ExecutorSettings(runsDirectory, intraOpThreads, intraOpSpinning, epochEvalImages, meterAddress,
+                Optional.of(target));
     }
 
     public ExecutorSettings withRunsDirectory(Path directory) {
-        return new ExecutorSettings(directory, intraOpThreads, epochEvalImages, meterAddress, influx);
+        return new ExecutorSettings(directory, intraOpThreads, intraOpSpinning, epochEvalImages, meterAddress, influx);
     }
 }

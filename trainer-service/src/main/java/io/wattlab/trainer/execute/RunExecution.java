@@ -262,7 +262,7 @@ final class RunExecution {
         ModelProto model = loaded;
         List<ParameterConstraint> constraints = List.of();
         ExecutionConfig execution = new ExecutionConfig(spec.getDevice().isBlank() ? "cpu" : spec.getDevice(),
-                settings.intraOpThreads());
+                settings.intraOpThreads(), settings.intraOpSpinning());
         CompressionPass pass = pass(execution.device());
         if (!pass.technique().equals(Techniques.NONE)) {
             PassReport.Outcome outcome;

@@ -17,6 +17,11 @@ public final class Sessions {
       if (config.intraOpThreads() > 0) {
         options.setIntraOpNumThreads(config.intraOpThreads());
       }
+      if (!config.intraOpSpinning()) {
+        // On a small VM, a worker spinning for work was seen to halve training throughput for
+        // seconds at a time (docs/BENCHMARKS.md, metering overhead on training).
+        options.addConfigEntry("session.intra_op.allow_spinning", "0");
+      }
       if (config.isCuda()) {
         if (!OrtEnvironment.getAvailableProviders().contains(OrtProvider.CUDA)) {
           throw new TrainingException("device " + config.device() + " was requested but this ONNX Runtime "
