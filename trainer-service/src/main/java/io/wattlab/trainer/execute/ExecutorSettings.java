@@ -13,8 +13,9 @@ import java.util.Optional;
  * @param runsDirectory    each run's trained model goes to {@code <runsDirectory>/<run_id>/model.onnx}
  *                         ({@code wattlab.trainer.runs-dir}, default {@code ~/.wattlab/runs})
  * @param intraOpThreads   ONNX Runtime threads, 0 for its default ({@code wattlab.trainer.intra-op-threads})
- * @param intraOpSpinning  whether those threads spin while waiting for work, ONNX Runtime's default
- *                         ({@code wattlab.trainer.intra-op-spinning}, true)
+ * @param intraOpSpinning  whether those threads spin while waiting for work ({@code wattlab.trainer.intra-op-spinning}:
+ *                         true, false, or auto, the default: off where the threads take every processor,
+ *                         see {@link #spinningByDefault})
  * @param epochEvalImages  test images evaluated after each epoch, to keep that cheap; the final
  *                         evaluation uses the whole test split ({@code wattlab.trainer.epoch-eval-images}, 1000)
  * @param meterAddress     a meter-daemon's gRPC {@code host:port} ({@code wattlab.meter.address}); empty:
@@ -33,8 +34,8 @@ public record ExecutorSettings(Path runsDirectory, int intraOpThreads, boolean i
 
     /** Defaults: runs under ~/.wattlab/runs, in-process meter, no InfluxDB. */
     public static ExecutorSettings defaults() {
-        return new ExecutorSettings(defaultRunsDirectory(), 0, true, DEFAULT_EPOCH_EVAL_IMAGES, Optional.empty(),
-                Optional.empty());
+        return new ExecutorSettings(defaultRunsDirectory(), 0, spinningByDefault(0), DEFAULT_EPOCH_EVAL_IMAGES,
+                Optional.empty(), Optional.empty());
     }
 
     public static ExecutorSettings from(PropertyResolver configuration) {
@@ -45,10 +46,24 @@ public record ExecutorSettings(Path runsDirectory, int intraOpThreads, boolean i
         long threads = s.string("wattlab.trainer.intra-op-threads").isPresent()
                 ? s.positiveLong("wattlab.trainer.intra-op-threads", 1) : 0;
         return new ExecutorSettings(s.path("wattlab.trainer.runs-dir").orElse(defaultRunsDirectory()),
-                (int) Math.min(threads, 1024), s.bool("wattlab.trainer.intra-op-spinning", true),
+                (int) Math.min(threads, 1024),
+                s.string("wattlab.trainer.intra-op-spinning", "auto").equalsIgnoreCase("auto")
+                        ? spinningByDefault((int) Math.min(threads, 1024))
+                        : s.bool("wattlab.trainer.intra-op-spinning", true),
                 (int) Math.min(s.positiveLong("wattlab.trainer.epoch-eval-images", DEFAULT_EPOCH_EVAL_IMAGES),
                         Integer.MAX_VALUE),
                 s.string("wattlab.meter.address"), influx);
+    }
+
+    /**
+     * Spinning stays on (ONNX Runtime's default) only where the intra-op threads leave a processor
+     * free. Where they take every one (0: ONNX Runtime starts one per core), a spinning worker never
+     * yields its processor, the run's other threads (batch loading, the meter, the JVM's) preempt
+     * workers mid-operator instead, and on a 2-vCPU machine training throughput was seen to halve
+     * for seconds at a time: 3 epochs took 31.5–48.4 s spinning, 25.8–27.8 s not (docs/BENCHMARKS.md).
+     */
+    static boolean spinningByDefault(int intraOpThreads) {
+        return intraOpThreads > 0 && intraOpThreads < Runtime.getRuntime().availableProcessors();
     }
 
     public ExecutorSettings withInflux(InfluxRunEvents.Target target) {
