@@ -62,7 +62,7 @@ public record ExecutorSettings(Path runsDirectory, int intraOpThreads, boolean i
      * workers mid-operator instead, and on a 2-vCPU machine training throughput was seen to halve
      * for seconds at a time: 3 epochs took 31.5–48.4 s spinning, 25.8–27.8 s not (docs/BENCHMARKS.md).
      */
-    static boolean spinningByDefault(int intraOpThreads) {
+    public static boolean spinningByDefault(int intraOpThreads) {
         return intraOpThreads > 0 && intraOpThreads < Runtime.getRuntime().availableProcessors();
     }
 
