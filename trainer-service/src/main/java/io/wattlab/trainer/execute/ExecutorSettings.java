@@ -57,10 +57,12 @@ public record ExecutorSettings(Path runsDirectory, int intraOpThreads, boolean i
 
     /**
      * Spinning stays on (ONNX Runtime's default) only where the intra-op threads leave a processor
-     * free. Where they take every one (0: ONNX Runtime starts one per core), a spinning worker never
-     * yields its processor, the run's other threads (batch loading, the meter, the JVM's) preempt
-     * workers mid-operator instead, and on a 2-vCPU machine training throughput was seen to halve
-     * for seconds at a time: 3 epochs took 31.5–48.4 s spinning, 25.8–27.8 s not (docs/BENCHMARKS.md).
+     * free. 0 counts as taking every one: ONNX Runtime then starts a thread per physical core, which
+     * is every processor where there is no SMT (and, conservatively, is assumed so where there is).
+     * Where they take every processor, a spinning worker never yields its processor, the run's other
+     * threads (batch loading, the meter, the JVM's) preempt workers mid-operator instead, and on a
+     * 2-vCPU machine training throughput was seen to halve for seconds at a time: 3 epochs took
+     * 31.5–48.4 s spinning, 25.8–27.8 s not (docs/BENCHMARKS.md).
      */
     public static boolean spinningByDefault(int intraOpThreads) {
         return intraOpThreads > 0 && intraOpThreads < Runtime.getRuntime().availableProcessors();
