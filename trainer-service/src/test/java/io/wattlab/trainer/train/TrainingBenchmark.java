@@ -4,10 +4,10 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import ai.onnx.proto.OnnxMl.ModelProto;
 import io.wattlab.trainer.graph.Graph;
+import io.wattlab.trainer.testing.RandomBatch;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
-import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -27,15 +27,9 @@ class TrainingBenchmark {
       Reference ref = Reference.of(model, "--batch", String.valueOf(BATCH), "--export-only", "1");
       ForwardModel forward = ForwardModel.prepare(ref.model(), BATCH);
       TrainGraph graph = TrainStepBuilder.build(forward, TrainConfig.sgd(BATCH, 0.9));
-      Random random = new Random(0);
-      float[] images = new float[BATCH * 3 * 32 * 32];
-      long[] labels = new long[BATCH];
-      for (int i = 0; i < images.length; i++) {
-        images[i] = (float) random.nextGaussian();
-      }
-      for (int i = 0; i < BATCH; i++) {
-        labels[i] = random.nextInt(10);
-      }
+      RandomBatch data = RandomBatch.of(BATCH, 3, 32, 32, 10, 0);
+      float[] images = data.images();
+      long[] labels = data.labels();
       try (Trainer t = new Trainer(graph, ExecutionConfig.cpu(threads))) {
         for (int i = 0; i < 3; i++) {
           t.step(images, labels, 0.01f);

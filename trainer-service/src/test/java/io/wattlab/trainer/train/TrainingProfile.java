@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
+import io.wattlab.trainer.testing.RandomBatch;
 import io.wattlab.trainer.train.TrainGraph.StateSlot;
 import java.nio.FloatBuffer;
 import java.nio.LongBuffer;
@@ -13,7 +14,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -35,15 +35,9 @@ class TrainingProfile {
     for (String model : System.getProperty("wattlab.bench.models", "mobilenet_v2").split(",")) {
       Reference ref = Reference.of(model, "--batch", String.valueOf(BATCH), "--export-only", "1");
       TrainGraph graph = TrainStepBuilder.build(ForwardModel.prepare(ref.model(), BATCH), TrainConfig.sgd(BATCH, 0.9));
-      Random random = new Random(0);
-      float[] images = new float[BATCH * 3 * 32 * 32];
-      long[] labels = new long[BATCH];
-      for (int i = 0; i < images.length; i++) {
-        images[i] = (float) random.nextGaussian();
-      }
-      for (int i = 0; i < BATCH; i++) {
-        labels[i] = random.nextInt(10);
-      }
+      RandomBatch data = RandomBatch.of(BATCH, 3, 32, 32, 10, 0);
+      float[] images = data.images();
+      long[] labels = data.labels();
       Map<String, OnnxTensor> inputs = new LinkedHashMap<>();
       inputs.put(graph.imageInput(), OnnxTensor.createTensor(env, FloatBuffer.wrap(images), graph.imageDims()));
       inputs.put(graph.labelsInput(), OnnxTensor.createTensor(env, LongBuffer.wrap(labels), new long[] {BATCH}));
