@@ -2,6 +2,7 @@ package io.wattlab.trainer.execute;
 
 import io.micronaut.core.value.PropertyResolver;
 import io.wattlab.meter.config.Settings;
+import io.wattlab.trainer.train.ExecutionConfig;
 
 import java.nio.file.Path;
 import java.util.Optional;
@@ -15,7 +16,7 @@ import java.util.Optional;
  * @param intraOpThreads   ONNX Runtime threads, 0 for its default ({@code wattlab.trainer.intra-op-threads})
  * @param intraOpSpinning  whether those threads spin while waiting for work ({@code wattlab.trainer.intra-op-spinning}:
  *                         true, false, or auto, the default: off where the threads take every processor,
- *                         see {@link #spinningByDefault})
+ *                         see {@link ExecutionConfig#spinningByDefault})
  * @param epochEvalImages  test images evaluated after each epoch, to keep that cheap; the final
  *                         evaluation uses the whole test split ({@code wattlab.trainer.epoch-eval-images}, 1000)
  * @param meterAddress     a meter-daemon's gRPC {@code host:port} ({@code wattlab.meter.address}); empty:
@@ -34,7 +35,7 @@ public record ExecutorSettings(Path runsDirectory, int intraOpThreads, boolean i
 
     /** Defaults: runs under ~/.wattlab/runs, in-process meter, no InfluxDB. */
     public static ExecutorSettings defaults() {
-        return new ExecutorSettings(defaultRunsDirectory(), 0, spinningByDefault(0), DEFAULT_EPOCH_EVAL_IMAGES,
+        return new ExecutorSettings(defaultRunsDirectory(), 0, ExecutionConfig.spinningByDefault(0), DEFAULT_EPOCH_EVAL_IMAGES,
                 Optional.empty(), Optional.empty());
     }
 
@@ -48,24 +49,11 @@ public record ExecutorSettings(Path runsDirectory, int intraOpThreads, boolean i
         return new ExecutorSettings(s.path("wattlab.trainer.runs-dir").orElse(defaultRunsDirectory()),
                 (int) Math.min(threads, 1024),
                 s.string("wattlab.trainer.intra-op-spinning", "auto").equalsIgnoreCase("auto")
-                        ? spinningByDefault((int) Math.min(threads, 1024))
+                        ? ExecutionConfig.spinningByDefault((int) Math.min(threads, 1024))
                         : s.bool("wattlab.trainer.intra-op-spinning", true),
                 (int) Math.min(s.positiveLong("wattlab.trainer.epoch-eval-images", DEFAULT_EPOCH_EVAL_IMAGES),
                         Integer.MAX_VALUE),
                 s.string("wattlab.meter.address"), influx);
-    }
-
-    /**
-     * Spinning stays on (ONNX Runtime's default) only where the intra-op threads leave a processor
-     * free. 0 counts as taking every one: ONNX Runtime then starts a thread per physical core, which
-     * is every processor where there is no SMT (and, conservatively, is assumed so where there is).
-     * Where they take every processor, a spinning worker never yields its processor, the run's other
-     * threads (batch loading, the meter, the JVM's) preempt workers mid-operator instead, and on a
-     * 2-vCPU machine training throughput was seen to halve for seconds at a time: 3 epochs took
-     * 31.5–48.4 s spinning, 25.8–27.8 s not (docs/BENCHMARKS.md).
-     */
-    public static boolean spinningByDefault(int intraOpThreads) {
-        return intraOpThreads > 0 && intraOpThreads < Runtime.getRuntime().availableProcessors();
     }
 
     public ExecutorSettings withInflux(InfluxRunEvents.Target target) {

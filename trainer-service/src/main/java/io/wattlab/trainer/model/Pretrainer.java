@@ -17,6 +17,7 @@ import io.wattlab.trainer.onnx.OnnxModels;
 import io.wattlab.trainer.train.ExecutionConfig;
 import io.wattlab.trainer.train.ForwardModel;
 import io.wattlab.trainer.train.ModelExport;
+import io.wattlab.trainer.train.Sessions;
 import io.wattlab.trainer.train.Optimizer;
 import io.wattlab.trainer.train.TrainConfig;
 import io.wattlab.trainer.train.TrainStepBuilder;
@@ -161,28 +162,23 @@ public final class Pretrainer {
     }
   }
 
-  /** Top-1 accuracy of an inference model on a split, batch by batch in a plain session. */
+  /** Top-1 accuracy of an inference model on a split, batch by batch, on the CPU. */
   public static double top1(ModelProto model, Split split, int batchSize, int intraOpThreads) {
     OrtEnvironment env = OrtEnvironment.getEnvironment();
     BatchLoader loader = BatchLoader.evaluation(split, batchSize);
     String input = model.getGraph().getInput(0).getName();
     long correct = 0;
-    try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
-      if (intraOpThreads > 0) {
-        options.setIntraOpNumThreads(intraOpThreads);
-      }
-      try (OrtSession session = env.createSession(model.toByteArray(), options);
-           BatchIterator batches = loader.epoch(0)) {
-        while (batches.hasNext()) {
-          Batch batch = batches.next();
-          try (OnnxTensor images = OnnxTensor.createTensor(env, FloatBuffer.wrap(batch.images()),
-              batch.imagesTensorShape());
-               OrtSession.Result result = session.run(Map.of(input, images))) {
-            float[][] logits = (float[][]) result.get(0).getValue();
-            for (int i = 0; i < logits.length; i++) {
-              if (argmax(logits[i]) == batch.labels()[i]) {
-                correct++;
-              }
+    try (OrtSession session = Sessions.open(model, new ExecutionConfig("cpu", intraOpThreads));
+         BatchIterator batches = loader.epoch(0)) {
+      while (batches.hasNext()) {
+        Batch batch = batches.next();
+        try (OnnxTensor images = OnnxTensor.createTensor(env, FloatBuffer.wrap(batch.images()),
+            batch.imagesTensorShape());
+             OrtSession.Result result = session.run(Map.of(input, images))) {
+          float[][] logits = (float[][]) result.get(0).getValue();
+          for (int i = 0; i < logits.length; i++) {
+            if (argmax(logits[i]) == batch.labels()[i]) {
+              correct++;
             }
           }
         }

@@ -3,7 +3,7 @@ package io.wattlab.trainer.train;
 /**
  * Where and how ONNX Runtime executes a graph: device "cpu" or "cuda:N", the number of intra-op
  * threads (0 lets ONNX Runtime choose), and whether those threads spin while they wait for work
- * (ONNX Runtime's default; {@code session.intra_op.allow_spinning}).
+ * ({@code session.intra_op.allow_spinning}; by default as {@link #spinningByDefault} says).
  */
 public record ExecutionConfig(String device, int intraOpThreads, boolean intraOpSpinning) {
 
@@ -16,9 +16,22 @@ public record ExecutionConfig(String device, int intraOpThreads, boolean intraOp
     }
   }
 
-  /** With ONNX Runtime's default, spinning threads. */
+  /** Threads that spin or not as {@link #spinningByDefault} says for their number. */
   public ExecutionConfig(String device, int intraOpThreads) {
-    this(device, intraOpThreads, true);
+    this(device, intraOpThreads, spinningByDefault(intraOpThreads));
+  }
+
+  /**
+   * Spinning stays on (ONNX Runtime's default) only where the intra-op threads leave a processor
+   * free. 0 counts as taking every one: ONNX Runtime then starts a thread per physical core, which
+   * is every processor where there is no SMT (and, conservatively, is assumed so where there is).
+   * Where they take every processor, a spinning worker never yields its processor, the process's
+   * other threads (batch loading, the meter, the JVM's) preempt workers mid-operator instead, and on
+   * a 2-vCPU machine training throughput was seen to halve for seconds at a time: 3 epochs took
+   * 31.5–48.4 s spinning, 25.8–27.8 s not (docs/BENCHMARKS.md).
+   */
+  public static boolean spinningByDefault(int intraOpThreads) {
+    return intraOpThreads > 0 && intraOpThreads < Runtime.getRuntime().availableProcessors();
   }
 
   public static ExecutionConfig cpu(int intraOpThreads) {

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import ai.onnx.proto.OnnxMl.ModelProto;
 import io.micronaut.context.env.PropertySource;
 import io.micronaut.context.env.PropertySourcePropertyResolver;
-import io.wattlab.trainer.execute.ExecutorSettings;
 import io.wattlab.trainer.model.BuiltinModels;
 import io.wattlab.trainer.testing.RandomBatch;
 import io.wattlab.trainer.train.ExecutionConfig;
@@ -61,7 +60,7 @@ class MeteringOverheadBenchmark {
     }
     Map<String, Object> meterSettings = meterSettings();
     System.out.printf("bench overhead settings %s threads %d spinning %s blocks %d steps_per_block %d batch %d%n",
-        meterSettings, threads, ExecutorSettings.spinningByDefault(threads), blocks, stepsPerBlock, BATCH);
+        meterSettings, threads, ExecutionConfig.spinningByDefault(threads), blocks, stepsPerBlock, BATCH);
 
     ModelProto model = BuiltinModels.create("resnet-cifar", 10, 3, 32, 32, 0);
     RandomBatch data = RandomBatch.of(BATCH, 3, 32, 32, 10, 0);
@@ -70,8 +69,7 @@ class MeteringOverheadBenchmark {
     ThreadMXBean threadBean = ManagementFactory.getThreadMXBean();
     List<Block> results = new ArrayList<>();
     // As a run would have it: spinning only where the threads leave a processor free.
-    ExecutionConfig execution = ExecutionConfig.cpu(threads)
-        .withIntraOpSpinning(ExecutorSettings.spinningByDefault(threads));
+    ExecutionConfig execution = ExecutionConfig.cpu(threads);
     try (Trainer trainer = new Trainer(TrainStepBuilder.build(ForwardModel.prepare(model, BATCH),
         TrainConfig.sgd(BATCH, 0.9)), execution)) {
       // Warm-up, with the meter on so that its code is compiled before the first timed block too.
