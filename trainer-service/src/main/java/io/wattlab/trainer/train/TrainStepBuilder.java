@@ -59,6 +59,7 @@ public final class TrainStepBuilder {
     enableDropout(g, b);
     PaddingTaps.crop(g);
     DepthwiseConvs.rewrite(g);
+    BatchGemmConvs.rewrite(g);
     // The loss is float32 in both modes: LogSoftmax's exp and sum overflow and round in 16 bits
     // (PyTorch's autocast runs log_softmax and the losses in float32 for this reason).
     String logits = mixed == null ? forward.logits() : b.cast(forward.logits(), Tensors.FLOAT);
