@@ -3,9 +3,9 @@
 #   1. what metering costs training, two ways:
 #      a. in one JVM (MeteringOverheadBenchmark, run through Maven): one training session runs
 #         blocks of steps, alternately with the in-process meter sampling every sensor and with no
-#         meter, in the order on, off, off, on, on, off, ...; each neighbouring (on, off) pair gives
-#         one overhead figure, summarised as a mean with a 95 % confidence interval. This is the
-#         figure that can resolve about 1 %.
+#         meter, in the order on, off, off, on, on, off, ...; each group of four (on, off, off, on)
+#         gives one overhead figure, summarised as a median and a mean with 95 % intervals. This is
+#         the figure that can resolve about 1 %.
 #      b. whole runs (`bin/trainer-service run SPEC.yaml --json`), each in a fresh JVM, with every
 #         sensor on at 100 ms against every sensor off, alternated on, off, on, off, ...; training
 #         images/s from the report's train phases. Run-to-run spread on a shared machine is far
@@ -14,10 +14,13 @@
 #      once by tools/onnx-reference/reference.py): the run's `created` timestamp to the start of
 #      its first `train` phase, which is the instant the first step begins (see the report).
 #
-#   bench/trainer/run.sh [--blocks B] [--block-steps S] [--repeats N] [--startup-repeats M] [--no-build] [--keep]
+#   bench/trainer/run.sh [--blocks B] [--block-steps S] [--interval-millis MS] [--repeats N]
+#                        [--startup-repeats M] [--no-build] [--keep]
 #
-# --blocks B: blocks of 1a (even, default 40; 0 skips it), --block-steps S: steps per block (default
-# 10); --repeats N: on/off pairs of 1b (default 3); --startup-repeats M: resnet50 runs (default 3).
+# --blocks B: blocks of 1a (a multiple of 4, default 40; 0 skips it), --block-steps S: steps per
+# block (default 10); --interval-millis MS: the meter's sampling interval when on (default 100, the
+# meter's own default); --repeats N: on/off pairs of 1b (default 3); --startup-repeats M: resnet50
+# runs (default 3).
 # BENCH_TRAIN_IMAGES (default 2048) and BENCH_EPOCHS (default 2): the size of 1b's runs.
 # BENCH_RESNET50_SIZE (default 224): the resnet50 input, exported once and cached under
 # bench/trainer/target/ (that export is kept; everything else goes to a temp directory, removed at
@@ -28,7 +31,8 @@
 # "On" is the in-process meter as a plain run has it, with every sensor kind: NVML through a fake
 # libnvidia-ml built here with gcc (meter-daemon/src/test/c/fake_nvml.c, 2 GPUs) unless a real one
 # loads, RAPL from a fake powercap tree (2 packages with core and dram sub-zones) unless
-# BENCH_RAPL_ROOT names a real one, and the estimate (WATTLAB_ESTIMATE_MODE=always), every 100 ms.
+# BENCH_RAPL_ROOT names a real one, and the estimate (WATTLAB_ESTIMATE_MODE=always), every 100 ms
+# (--interval-millis).
 # "Off" is no meter in 1a, and in 1b WATTLAB_NVML_ENABLED=false WATTLAB_RAPL_ENABLED=false
 # WATTLAB_ESTIMATE_MODE=never: the sampler has nothing to read. A background loop advances the fake
 # counters once a second throughout, so that both arms see the same background.
@@ -49,13 +53,14 @@ r50_size="${BENCH_RESNET50_SIZE:-224}"
 interval_millis=100
 command_line="bench/trainer/run.sh${*:+ $*}"
 
-usage() { sed -n '2,37p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,38p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
     --repeats) repeats="$2"; shift ;;
     --blocks) blocks="$2"; shift ;;
     --block-steps) block_steps="$2"; shift ;;
+    --interval-millis) interval_millis="$2"; shift ;;
     --startup-repeats) startup_repeats="$2"; shift ;;
     --no-build) build=0 ;;
     --keep) keep=1 ;;
@@ -64,10 +69,10 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-for n in "$repeats" "$blocks" "$block_steps" "$startup_repeats" "$train_images" "$epochs" "$r50_size"; do
+for n in "$repeats" "$blocks" "$block_steps" "$interval_millis" "$startup_repeats" "$train_images" "$epochs" "$r50_size"; do
   [[ "$n" =~ ^[0-9]+$ ]] || { echo "run.sh: counts must be whole numbers, got '$n'" >&2; exit 2; }
 done
-[ $((blocks % 2)) = 0 ] || { echo "run.sh: --blocks must be even, got $blocks" >&2; exit 2; }
+[ $((blocks % 4)) = 0 ] || { echo "run.sh: --blocks must be a multiple of 4, got $blocks" >&2; exit 2; }
 
 log() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
 
@@ -296,9 +301,9 @@ echo
 echo "Metering on: NVML = $nvml_note; RAPL = $rapl_note; estimate always; every ${interval_millis} ms, in process. Off: no sensor."
 echo
 if [ -s "$interleaved" ]; then
-  read -r pairs on_ms off_ms mean lo hi med med_lo med_hi meter_core < <(awk '/summary/ {
+  read -r groups on_ms off_ms mean lo hi med med_lo med_hi meter_core < <(awk '/summary/ {
       for (i = 1; i <= NF; i++) { v[$i] = $(i + 1); w[$i] = $(i + 2) }
-      print v["pairs"], v["mean_ms_per_step_on"], v["off"], v["overhead_percent_mean"], v["ci95"], w["ci95"],
+      print v["groups"], v["mean_ms_per_step_on"], v["off"], v["overhead_percent_mean"], v["ci95"], w["ci95"],
         v["median"], v["median_ci95"], w["median_ci95"], v["meter_threads_percent_of_one_core"] }' "$interleaved")
   echo "1a, in one JVM: built-in resnet-cifar, batch 32, SGD momentum, 2 intra-op threads, $blocks blocks of $block_steps steps (after $((2 * block_steps)) warm-up steps with the meter on), blocks in the order on, off, off, on, ...; each block waits 0.5 s before its steps (the metered ones with the meter already sampling)."
   echo
@@ -306,7 +311,7 @@ if [ -s "$interleaved" ]; then
   echo "|---:|---|---:|---:|"
   awk '/ block / { printf "| %s | %s | %s | %s |\n", $4, $5, $7, $9 }' "$interleaved"
   echo
-  echo "Mean step time: on $on_ms ms, off $off_ms ms. Overhead over $pairs (on, off) pairs: median **$med %** (95 % interval from order statistics: $med_lo % to $med_hi %), mean $mean % (95 % confidence interval, Student's t: $lo % to $hi %); target: under 1 %. The meter's sampler threads used $meter_core % of one core while metering."
+  echo "Mean step time: on $on_ms ms, off $off_ms ms. Overhead over $groups groups of four blocks (on, off, off, on), each (on + on) / (off + off) − 1: median **$med %** (95 % interval from order statistics: $med_lo % to $med_hi %), mean $mean % (95 % confidence interval, Student's t: $lo % to $hi %); target: under 1 %. The meter's sampler threads used $meter_core % of one core while metering."
   echo
 fi
 if [ -s "$results" ]; then

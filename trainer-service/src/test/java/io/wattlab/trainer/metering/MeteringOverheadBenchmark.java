@@ -26,10 +26,13 @@ import org.junit.jupiter.api.Test;
  * of separate runs (tens of percent on a shared 2-core machine) does not drown a figure of about
  * one percent: one trainer session runs blocks of training steps, alternately with the meter
  * sampling every sensor and with no meter at all, in the order on, off, off, on, on, off, off, on...
- * (so that a drift in the machine's speed falls on both arms alike). Each (on, off) pair of
- * neighbouring blocks gives one overhead figure, step time on / step time off − 1; the summary is
- * their mean with a 95 % confidence interval (Student's t), and their median with a distribution-free
- * 95 % interval (order statistics), which a block slowed by other work on the machine cannot drag.
+ * (so that a drift in the machine's speed falls on both arms alike). Each group of four blocks,
+ * (on, off, off, on), gives one overhead figure, (on + on) / (off + off) − 1: within a group a
+ * linear drift cancels, where a single neighbouring (on, off) pair keeps it (and the blocks at the
+ * four positions of the cycle were seen to differ by position, metered or not). The summary is
+ * the groups' mean with a 95 % confidence interval (Student's t), and their median with a
+ * distribution-free 95 % interval (order statistics), which a block slowed by other work on the
+ * machine cannot drag.
  *
  * <p>Runs only with -Dwattlab.bench=true (bench/trainer/run.sh, which also makes the fake NVML
  * library and powercap tree). The meter is configured by the {@code wattlab.*} system properties
@@ -55,8 +58,8 @@ class MeteringOverheadBenchmark {
     int threads = Integer.getInteger("wattlab.bench.threads", 2);
     int blocks = Integer.getInteger("wattlab.bench.blocks", 40);
     int stepsPerBlock = Integer.getInteger("wattlab.bench.block-steps", 10);
-    if (blocks < 2 || blocks % 2 != 0) {
-      throw new IllegalArgumentException("wattlab.bench.blocks must be even and at least 2, got " + blocks);
+    if (blocks < 8 || blocks % 4 != 0) {
+      throw new IllegalArgumentException("wattlab.bench.blocks must be a multiple of 4 and at least 8, got " + blocks);
     }
     Map<String, Object> meterSettings = meterSettings();
     System.out.printf("bench overhead settings %s threads %d spinning %s blocks %d steps_per_block %d batch %d%n",
@@ -130,37 +133,35 @@ class MeteringOverheadBenchmark {
   }
 
   private static void summarize(List<Block> blocks) {
-    int pairs = blocks.size() / 2;
-    double[] overheads = new double[pairs];
-    for (int p = 0; p < pairs; p++) {
-      Block a = blocks.get(2 * p);
-      Block b = blocks.get(2 * p + 1);
-      Block on = a.metered() ? a : b;
-      Block off = a.metered() ? b : a;
-      overheads[p] = on.secondsPerStep() / off.secondsPerStep() - 1;
+    int groups = blocks.size() / 4;
+    double[] overheads = new double[groups];
+    for (int q = 0; q < groups; q++) {
+      double on = blocks.get(4 * q).secondsPerStep() + blocks.get(4 * q + 3).secondsPerStep();
+      double off = blocks.get(4 * q + 1).secondsPerStep() + blocks.get(4 * q + 2).secondsPerStep();
+      overheads[q] = on / off - 1;
     }
     double mean = Arrays.stream(overheads).average().orElse(Double.NaN);
-    double variance = Arrays.stream(overheads).map(x -> (x - mean) * (x - mean)).sum() / (pairs - 1);
-    double halfWidth = (pairs - 1 <= T_975.length ? T_975[pairs - 2] : 1.96) * Math.sqrt(variance / pairs);
+    double variance = Arrays.stream(overheads).map(x -> (x - mean) * (x - mean)).sum() / (groups - 1);
+    double halfWidth = (groups - 1 <= T_975.length ? T_975[groups - 2] : 1.96) * Math.sqrt(variance / groups);
     double[] sorted = overheads.clone();
     Arrays.sort(sorted);
-    double median = pairs % 2 == 1 ? sorted[pairs / 2] : (sorted[pairs / 2 - 1] + sorted[pairs / 2]) / 2;
+    double median = groups % 2 == 1 ? sorted[groups / 2] : (sorted[groups / 2 - 1] + sorted[groups / 2]) / 2;
     // A confidence interval for the median that assumes nothing about the spread (a block slowed by
     // other work on the machine is an outlier the mean cannot shrug off): the order statistics
     // x(k) and x(n+1-k), with k the largest for which P(Binomial(n, 1/2) < k) <= 2.5 %.
     int k = 0;
-    while (binomialBelow(pairs, k + 1) <= 0.025) {
+    while (binomialBelow(groups, k + 1) <= 0.025) {
       k++;
     }
     double medianLow = k >= 1 ? sorted[k - 1] : Double.NEGATIVE_INFINITY;
-    double medianHigh = k >= 1 ? sorted[pairs - k] : Double.POSITIVE_INFINITY;
+    double medianHigh = k >= 1 ? sorted[groups - k] : Double.POSITIVE_INFINITY;
     double onMs = blocks.stream().filter(Block::metered).mapToDouble(Block::secondsPerStep).average().orElse(0) * 1000;
     double offMs = blocks.stream().filter(b -> !b.metered()).mapToDouble(Block::secondsPerStep).average().orElse(0) * 1000;
     double meterCpu = blocks.stream().filter(Block::metered).mapToDouble(Block::meterThreadCpuSeconds).sum();
     double meterWall = blocks.stream().filter(Block::metered).mapToDouble(Block::wallSeconds).sum();
-    System.out.printf("bench overhead summary pairs %d mean_ms_per_step_on %.3f off %.3f overhead_percent_mean %.3f"
+    System.out.printf("bench overhead summary groups %d mean_ms_per_step_on %.3f off %.3f overhead_percent_mean %.3f"
             + " ci95 %.3f %.3f median %.3f median_ci95 %.3f %.3f meter_threads_percent_of_one_core %.3f%n",
-        pairs, onMs, offMs, 100 * mean, 100 * (mean - halfWidth), 100 * (mean + halfWidth), 100 * median,
+        groups, onMs, offMs, 100 * mean, 100 * (mean - halfWidth), 100 * (mean + halfWidth), 100 * median,
         100 * medianLow, 100 * medianHigh, 100 * meterCpu / meterWall);
   }
 
