@@ -49,7 +49,12 @@ public record MeterConfig(String host, Duration retention, Optional<NvmlConfig> 
     }
 
     public static MeterConfig from(Settings s) {
-        Duration interval = s.millis("wattlab.meter.interval-millis", DEFAULT_INTERVAL);
+        return from(s, DEFAULT_INTERVAL);
+    }
+
+    /** As {@link #from(Settings)}, sampling every {@code defaultInterval} where no interval is configured. */
+    public static MeterConfig from(Settings s, Duration defaultInterval) {
+        Duration interval = s.millis("wattlab.meter.interval-millis", defaultInterval);
         Map<String, Duration> intervals = new LinkedHashMap<>();
         for (String sensor : new String[]{"nvml", "rapl", "estimate"}) {
             intervals.put(sensor, s.millis("wattlab." + sensor + ".interval-millis", interval));
