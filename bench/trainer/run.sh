@@ -329,7 +329,7 @@ fi
 if [ -s "$startup" ]; then
   echo "StartRun to first step: torchvision resnet50 (random init, exported at ${r50_size}×${r50_size}, 10 classes, BatchNorm kept), synthetic 32×32 images resized to ${r50_size}×${r50_size}, 8 training images, batch 8 (one step), metering on. Seconds:"
   echo
-  echo "| run | created → first train phase start | created → load start | load phase | load end → train start | first epoch (1 step + 8-image eval) | JVM start → first train phase start |"
+  echo "| run | created → first train phase start | created → load start | load phase | compress end → train start | first epoch (1 step + 8-image eval) | JVM start → first train phase start |"
   echo "|---:|---:|---:|---:|---:|---:|---:|"
   awk -F'\t' '{ printf "| %s | **%s** | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7 }' "$startup"
   echo
