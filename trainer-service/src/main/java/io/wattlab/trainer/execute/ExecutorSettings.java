@@ -35,8 +35,8 @@ public record ExecutorSettings(Path runsDirectory, int intraOpThreads, boolean i
 
     /** Defaults: runs under ~/.wattlab/runs, in-process meter, no InfluxDB. */
     public static ExecutorSettings defaults() {
-        return new ExecutorSettings(defaultRunsDirectory(), 0, ExecutionConfig.spinningByDefault(0), DEFAULT_EPOCH_EVAL_IMAGES,
-                Optional.empty(), Optional.empty());
+        return new ExecutorSettings(defaultRunsDirectory(), 0, ExecutionConfig.spinningByDefault(0),
+                DEFAULT_EPOCH_EVAL_IMAGES, Optional.empty(), Optional.empty());
     }
 
     public static ExecutorSettings from(PropertyResolver configuration) {

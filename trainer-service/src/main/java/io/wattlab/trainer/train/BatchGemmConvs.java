@@ -63,7 +63,6 @@ final class BatchGemmConvs {
 
   private static void lower(GraphBuilder b, Node n, long[] x, long[] w, long[] y, int elemType) {
     long[] strides = ConvGeometry.strides(n, 2);
-    long[] dil = ConvGeometry.dilations(n, 2);
     long[] pads = ConvGeometry.pads(n, x, w);
     long batch = x[0];
     long c = x[1];
@@ -77,20 +76,7 @@ final class BatchGemmConvs {
       cols = b.reshape(xt, batch * out, c);  // a 1×1 kernel that reads every pixel in place: S = I
     } else {
       double[] select = new double[(int) (out * taps * in)];
-      for (long oh = 0; oh < y[2]; oh++) {
-        for (long ow = 0; ow < y[3]; ow++) {
-          for (long kh = 0; kh < w[2]; kh++) {
-            for (long kw = 0; kw < w[3]; kw++) {
-              long ih = oh * strides[0] - pads[0] + kh * dil[0];
-              long iw = ow * strides[1] - pads[1] + kw * dil[1];
-              if (ih >= 0 && ih < x[2] && iw >= 0 && iw < x[3]) {
-                long row = (oh * y[3] + ow) * taps + kh * w[3] + kw;
-                select[(int) (row * in + ih * x[3] + iw)] = 1;
-              }
-            }
-          }
-        }
-      }
+      ConvGeometry.forEachTap(n, x, w, y, (o, t, i) -> select[(int) ((o * taps + t) * in + i)] = 1);
       String s = b.constant(elemType, new long[] {out * taps, in}, select);
       cols = b.reshape(b.matmul(s, xt), batch * out, taps * c);
     }

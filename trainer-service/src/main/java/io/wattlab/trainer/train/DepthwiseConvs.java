@@ -58,30 +58,13 @@ final class DepthwiseConvs {
   }
 
   private static void lower(GraphBuilder b, Node n, long[] x, long[] w, long[] y, int elemType) {
-    long[] strides = ConvGeometry.strides(n, 2);
-    long[] dil = ConvGeometry.dilations(n, 2);
-    long[] pads = ConvGeometry.pads(n, x, w);
     long c = x[1];
     long in = x[2] * x[3];
     long out = y[2] * y[3];
     long taps = w[2] * w[3];
     // S[tap, i * out + o] = 1 where output o reads input i through that tap.
     double[] select = new double[(int) (taps * in * out)];
-    for (long oh = 0; oh < y[2]; oh++) {
-      for (long ow = 0; ow < y[3]; ow++) {
-        for (long kh = 0; kh < w[2]; kh++) {
-          for (long kw = 0; kw < w[3]; kw++) {
-            long ih = oh * strides[0] - pads[0] + kh * dil[0];
-            long iw = ow * strides[1] - pads[1] + kw * dil[1];
-            if (ih >= 0 && ih < x[2] && iw >= 0 && iw < x[3]) {
-              long i = ih * x[3] + iw;
-              long o = oh * y[3] + ow;
-              select[(int) ((kh * w[3] + kw) * in * out + i * out + o)] = 1;
-            }
-          }
-        }
-      }
-    }
+    ConvGeometry.forEachTap(n, x, w, y, (o, t, i) -> select[(int) (t * in * out + i * out + o)] = 1);
     String s = b.constant(elemType, new long[] {taps, in * out}, select);
     String a = b.matmul(b.reshape(n.input(1), c, taps), s);
     String bias = n.inputs().size() > 2 && !n.input(2).isEmpty() ? n.input(2) : null;
