@@ -9,7 +9,8 @@ downloaded: models are built with weights=None under a fixed seed. Output direct
 Kinds: input, labels, loss, grad (gradient of the initial loss), grad64 (the same computed in
 float64), final (parameters and BatchNorm
 running statistics after --steps optimizer steps on the same batch), losses (loss per step),
-logits_eval (eval-mode logits of the final model).
+logits_eval (eval-mode logits of the final model). With --float64 1 the optimizer steps run in
+float64 (model.double(), x.double()) and losses, final and logits_eval are written as float64.
 """
 import argparse
 import copy
@@ -42,18 +43,24 @@ def disable_randomness(model):
             m.p = 0.0
 
 
+def f32(v):
+    """The float32 value nearest v, as a Python float."""
+    return torch.tensor(v, dtype=torch.float32).item()
+
+
 class Writer:
     def __init__(self, out):
         self.out = out
         self.lines = []
 
-    def put(self, kind, name, tensor):
+    def put(self, kind, name, tensor, keep64=False):
+        """Writes integers as int64, floats as float32, or as float64 where keep64 and t is float64."""
         t = tensor.detach().contiguous().cpu()
-        dtype = "int64" if t.dtype == torch.int64 else "float32"
-        t = t.to(torch.int64 if dtype == "int64" else torch.float32)
+        dtype = {torch.int64: "int64", torch.float64: "float64" if keep64 else "float32"}.get(t.dtype, "float32")
+        t = t.to({"int64": torch.int64, "float64": torch.float64}.get(dtype, torch.float32))
         fname = "%s_%d.bin" % (kind, len(self.lines))
         with open(os.path.join(self.out, fname), "wb") as f:
-            f.write(t.numpy().astype("<i8" if dtype == "int64" else "<f4").tobytes())
+            f.write(t.numpy().astype({"int64": "<i8", "float64": "<f8"}.get(dtype, "<f4")).tobytes())
         dims = ",".join(str(d) for d in t.shape)
         self.lines.append("\t".join([kind, name, dtype, dims, fname]))
 
@@ -80,6 +87,7 @@ def main():
     p.add_argument("--label-smoothing", type=float, default=0.0)
     p.add_argument("--clip-norm", type=float, default=0.0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--float64", type=int, default=0, help="run the optimizer steps in float64")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--export-only", type=int, default=0)
     p.add_argument("--trace-grads", type=int, default=0, help="write every step's gradients")
@@ -138,16 +146,26 @@ def main():
         model = build(a.model, a.classes)
         disable_randomness(model)
         model.load_state_dict(pretrained)
+        xs, momentum = x, a.momentum
+        if a.float64:
+            model, xs = model.double(), x.double()
+            # The ONNX graph holds BatchNorm's epsilon and momentum as float32 attributes and the
+            # engine builds the optimizer's constants in float32: use the same float32-rounded
+            # values here, so that the two float64 runs differ only in their arithmetic.
+            momentum = f32(momentum)
+            for m in model.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eps, m.momentum = f32(m.eps), f32(m.momentum)
         model.train()
         if a.optimizer == "sgd":
-            opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=a.momentum,
+            opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=momentum,
                                   nesterov=bool(a.nesterov), weight_decay=a.weight_decay)
         else:
             opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=a.weight_decay)
         losses = []
         for _ in range(a.steps):
             opt.zero_grad()
-            l = F.cross_entropy(model(x), y, label_smoothing=a.label_smoothing)
+            l = F.cross_entropy(model(xs), y, label_smoothing=a.label_smoothing)
             l.backward()
             if a.trace_grads:
                 for name, prm in model.named_parameters():
@@ -156,13 +174,13 @@ def main():
                 torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip_norm)
             opt.step()
             losses.append(l.detach())
-        w.put("losses", "losses", torch.stack(losses))
+        w.put("losses", "losses", torch.stack(losses), keep64=True)
         for name, t in model.state_dict().items():
             if t.dtype.is_floating_point:
-                w.put("final", name, t)
+                w.put("final", name, t, keep64=True)
         model.eval()
         with torch.no_grad():
-            w.put("logits_eval", "logits", model(x))
+            w.put("logits_eval", "logits", model(xs), keep64=True)
     w.close()
 
 

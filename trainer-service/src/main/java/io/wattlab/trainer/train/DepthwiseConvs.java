@@ -36,6 +36,11 @@ final class DepthwiseConvs {
 
   /** Rewrites every eligible Conv of the graph in place; returns how many were rewritten. */
   static int rewrite(Graph g) {
+    return rewrite(g, false);
+  }
+
+  /** With {@code everySize}, depthwise convolutions on maps of any size (see BatchGemmConvs). */
+  static int rewrite(Graph g, boolean everySize) {
     ShapeInference shapes = ShapeInference.run(g);
     GraphBuilder b = new GraphBuilder(g, "depthwise/");
     int rewritten = 0;
@@ -46,7 +51,7 @@ final class DepthwiseConvs {
       long[] x = shapes.dims(n.input(0));
       long[] w = shapes.dims(n.input(1));
       if (x.length != 4 || w[1] != 1 || w[0] != x[1] || n.attrInt("group", 1) != x[1] || x[1] == 1
-          || x[2] * x[3] > MAX_INPUT_AREA) {
+          || (x[2] * x[3] > MAX_INPUT_AREA && !everySize)) {
         continue;
       }
       g.nodes().remove(n);

@@ -48,6 +48,16 @@ public final class TrainStepBuilder {
   private TrainStepBuilder() {}
 
   public static TrainGraph build(ForwardModel forward, TrainConfig config) {
+    return build(forward, config, false);
+  }
+
+  /**
+   * With {@code withoutConv}, every convolution is rewritten as MatMul and Gemm whatever its size
+   * (see {@link BatchGemmConvs#rewrite(Graph, boolean)}) and average pools as ReduceMean
+   * ({@link PoolsAsReductions}), so that the graph can be widened to float64, for which ONNX
+   * Runtime's CPU provider has no Conv or average-pool kernels (the parity tests' float64 runs).
+   */
+  static TrainGraph build(ForwardModel forward, TrainConfig config, boolean withoutConv) {
     Graph g = forward.copyOfGraph();
     GraphBuilder b = new GraphBuilder(g, "train/");
     MixedPrecision mixed = config.mixedPrecision();
@@ -58,8 +68,11 @@ public final class TrainStepBuilder {
     Map<String, String> statNext = lowerBatchNorm(g, b, normalized, mixed != null);
     enableDropout(g, b);
     PaddingTaps.crop(g);
-    DepthwiseConvs.rewrite(g);
-    BatchGemmConvs.rewrite(g);
+    DepthwiseConvs.rewrite(g, withoutConv);
+    BatchGemmConvs.rewrite(g, withoutConv);
+    if (withoutConv) {
+      PoolsAsReductions.rewrite(g);
+    }
     // The loss is float32 in both modes: LogSoftmax's exp and sum overflow and round in 16 bits
     // (PyTorch's autocast runs log_softmax and the losses in float32 for this reason).
     String logits = mixed == null ? forward.logits() : b.cast(forward.logits(), Tensors.FLOAT);

@@ -96,7 +96,7 @@ class BroadcastShapesTest {
     return changed;
   }
 
-  private static List<float[]> run(Graph g, Map<String, float[]> feeds) throws Exception {
+  static List<float[]> run(Graph g, Map<String, float[]> feeds) throws Exception {
     OrtEnvironment env = OrtEnvironment.getEnvironment();
     Map<String, OnnxTensor> in = new LinkedHashMap<>();
     for (var e : feeds.entrySet()) {

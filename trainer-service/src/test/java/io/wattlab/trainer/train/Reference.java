@@ -22,6 +22,8 @@ import java.util.concurrent.TimeUnit;
 final class Reference {
   final Path dir;
   final Map<String, Map<String, float[]>> floats = new LinkedHashMap<>();
+  /** Tensors the script wrote in float64 (the trajectory of a {@code --float64 1} run), by kind and name. */
+  final Map<String, Map<String, double[]>> doubles = new LinkedHashMap<>();
   final Map<String, long[]> dims = new LinkedHashMap<>();
   long[] labels;
 
@@ -59,6 +61,10 @@ final class Reference {
         long[] v = new long[bytes.length / 8];
         buf.asLongBuffer().get(v);
         r.labels = v;
+      } else if (f[2].equals("float64")) {
+        double[] v = new double[bytes.length / 8];
+        buf.asDoubleBuffer().get(v);
+        r.doubles.computeIfAbsent(f[0], k -> new LinkedHashMap<>()).put(f[1], v);
       } else {
         float[] v = new float[bytes.length / 4];
         buf.asFloatBuffer().get(v);
@@ -113,5 +119,15 @@ final class Reference {
       ref += (double) b[i] * b[i];
     }
     return Math.sqrt(diff) / Math.max(Math.sqrt(ref), 1e-12);
+  }
+
+  static double relativeError(double[] a, double[] b) {
+    double diff = 0;
+    double ref = 0;
+    for (int i = 0; i < a.length; i++) {
+      diff += (a[i] - b[i]) * (a[i] - b[i]);
+      ref += b[i] * b[i];
+    }
+    return Math.sqrt(diff) / Math.max(Math.sqrt(ref), 1e-300);
   }
 }
