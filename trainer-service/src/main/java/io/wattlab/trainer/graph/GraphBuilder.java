@@ -218,11 +218,17 @@ public final class GraphBuilder {
     while (split > 0 && sorted[split - 1] == rank - (sorted.length - split) - 1) {
       split--;
     }
-    long[] leading = Arrays.copyOfRange(sorted, 0, split);
-    long[] trailing = Arrays.copyOfRange(sorted, split, sorted.length);
+    return reduceInStages(op, x, Arrays.copyOfRange(sorted, split, sorted.length), Arrays.copyOfRange(sorted, 0, split));
+  }
+
+  /**
+   * A reduction with keepdims over each stage's axes in turn (empty stages skipped); where
+   * {@code op} is ReduceSumSquare, the stages after the first sum.
+   */
+  public String reduceInStages(String op, String x, long[]... stages) {
     String r = x;
     String stageOp = op;
-    for (long[] stage : new long[][] {trailing, leading}) {
+    for (long[] stage : stages) {
       if (stage.length > 0) {
         r = switch (stageOp) {
           case "ReduceSum" -> reduceSum(r, true, stage);

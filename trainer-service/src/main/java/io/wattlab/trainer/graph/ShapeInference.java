@@ -407,9 +407,10 @@ public final class ShapeInference {
       }
       case "BatchNormalize" -> {
         long[] x = in(n, 0).dims();
+        int channel = (int) n.attrInt("channel_axis", 1);
         long[] stat = new long[x.length];
         java.util.Arrays.fill(stat, 1);
-        stat[1] = x[1];
+        stat[channel] = x[channel];
         // (y, mean, var, invStd, centered, scale): see NormalizationRules
         for (int i = 0; i < 6; i++) {
           set(n, i, in(n, 0).elemType(), i == 0 || i == 4 ? x : stat);

@@ -39,7 +39,7 @@ final class BatchGemmConvs {
 
   /** Rewrites every eligible Conv of the graph in place; returns how many were rewritten. */
   static int rewrite(Graph g) {
-    return rewrite(g, false);
+    return rewrite(g, false, new ChannelsLast.Forms());
   }
 
   /**
@@ -48,6 +48,11 @@ final class BatchGemmConvs {
    * float64 train step (the reference runs of the parity tests) has to do without Conv.
    */
   static int rewrite(Graph g, boolean everySize) {
+    return rewrite(g, everySize, new ChannelsLast.Forms());
+  }
+
+  /** As {@link #rewrite(Graph, boolean)}, recording in {@code forms} the [N, H·W, C] values it makes and reads. */
+  static int rewrite(Graph g, boolean everySize, ChannelsLast.Forms forms) {
     ShapeInference shapes = ShapeInference.run(g);
     GraphBuilder b = new GraphBuilder(g, "gemmconv/");
     int rewritten = 0;
@@ -64,14 +69,15 @@ final class BatchGemmConvs {
         continue;
       }
       g.nodes().remove(n);
-      lower(b, n, x, w, shapes.dims(n.output(0)), elemType);
+      lower(b, n, x, w, shapes.dims(n.output(0)), elemType, forms);
       rewritten++;
     }
     g.sortTopologically();
     return rewritten;
   }
 
-  private static void lower(GraphBuilder b, Node n, long[] x, long[] w, long[] y, int elemType) {
+  private static void lower(GraphBuilder b, Node n, long[] x, long[] w, long[] y, int elemType,
+      ChannelsLast.Forms forms) {
     long[] strides = ConvGeometry.strides(n, 2);
     long[] pads = ConvGeometry.pads(n, x, w);
     long batch = x[0];
@@ -95,8 +101,9 @@ final class BatchGemmConvs {
     if (n.inputs().size() > 2 && !n.input(2).isEmpty()) {
       inputs.add(n.input(2));
     }
-    String product = b.op("Gemm", inputs, Attrs.i("transB", 1));
-    String result = b.reshape(b.transpose(b.reshape(product, batch, out, m), 0, 2, 1), y);
-    b.opInto(n.output(0), "Identity", List.of(result));
+    String product = b.reshape(b.op("Gemm", inputs, Attrs.i("transB", 1)), batch, out, m);
+    b.opInto(n.output(0), "Reshape", List.of(b.transpose(product, 0, 2, 1), b.ints(y)));
+    forms.read(xt, n.input(0));
+    forms.made(n.output(0), product);
   }
 }

@@ -58,6 +58,11 @@ public final class TrainStepBuilder {
    * Runtime's CPU provider has no Conv or average-pool kernels (the parity tests' float64 runs).
    */
   static TrainGraph build(ForwardModel forward, TrainConfig config, boolean withoutConv) {
+    return build(forward, config, withoutConv, true);
+  }
+
+  /** As above; {@code channelsLast} false leaves out {@link ChannelsLast} (for its tests). */
+  static TrainGraph build(ForwardModel forward, TrainConfig config, boolean withoutConv, boolean channelsLast) {
     Graph g = forward.copyOfGraph();
     GraphBuilder b = new GraphBuilder(g, "train/");
     MixedPrecision mixed = config.mixedPrecision();
@@ -69,7 +74,11 @@ public final class TrainStepBuilder {
     enableDropout(g, b);
     PaddingTaps.crop(g);
     DepthwiseConvs.rewrite(g, withoutConv);
-    BatchGemmConvs.rewrite(g, withoutConv);
+    ChannelsLast.Forms forms = new ChannelsLast.Forms();
+    BatchGemmConvs.rewrite(g, withoutConv, forms);
+    if (channelsLast) {
+      ChannelsLast.apply(g, forms, normalized);
+    }
     if (withoutConv) {
       PoolsAsReductions.rewrite(g);
     }

@@ -5,7 +5,9 @@ import io.wattlab.trainer.graph.Graph;
 import io.wattlab.trainer.graph.GraphBuilder;
 import io.wattlab.trainer.graph.Node;
 import io.wattlab.trainer.graph.TensorType;
+import io.wattlab.trainer.onnx.Tensors;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
@@ -32,20 +34,17 @@ public final class NormalizationRules {
   static void register(GradientRegistry r) {
     r.register(NORMALIZE, g -> {
       long[] x = g.dims(g.I(0));
-      long[] axes = axes(x.length);
-      long count = 1;
-      for (long a : axes) {
-        count *= x[(int) a];
-      }
+      int channel = channelAxis(g.node());
+      long count = Tensors.numel(x) / x[channel];
       String dy = g.GOorZeros(0);
-      String sumDy = g.needs(0) || g.needs(2) ? g.b().reduceSumKeepDims(dy, x.length, axes) : null;
+      String sumDy = g.needs(0) || g.needs(2) ? reduce(g.b(), "ReduceSum", dy, x.length, channel) : null;
       String sumDyCentered = g.needs(0) || g.needs(1)
-          ? g.b().reduceSumKeepDims(g.b().mul(dy, g.O(4)), x.length, axes) : null;
+          ? reduce(g.b(), "ReduceSum", g.b().mul(dy, g.O(4)), x.length, channel) : null;
       if (g.needs(2)) {
-        g.GI(2, g.b().reshape(sumDy, x[1]));
+        g.GI(2, g.b().reshape(sumDy, x[channel]));
       }
       if (g.needs(1)) {
-        g.GI(1, g.b().reshape(g.b().mul(sumDyCentered, g.O(3)), x[1]));
+        g.GI(1, g.b().reshape(g.b().mul(sumDyCentered, g.O(3)), x[channel]));
       }
       if (g.needs(0)) {
         String perCentered = g.b().mul(g.b().mul(g.O(3), g.O(3)), g.b().mul(sumDyCentered, g.scalar(1.0 / count)));
@@ -62,6 +61,16 @@ public final class NormalizationRules {
    */
   public static List<String> normalize(GraphBuilder b, String x, String gamma, String beta, String y,
       double epsilon) {
+    return normalize(b, x, gamma, beta, y, epsilon, 1);
+  }
+
+  /**
+   * As {@link #normalize(GraphBuilder, String, String, String, String, double)} with the channels
+   * on {@code channelAxis}: 1 for NCHW, the last axis for activations kept as [N, H·W, C]
+   * (see the trainer's ChannelsLast pass); the statistics are then shaped [1, 1, C].
+   */
+  public static List<String> normalize(GraphBuilder b, String x, String gamma, String beta, String y,
+      double epsilon, int channelAxis) {
     Graph g = b.graph();
     String name = g.fresh("train/" + NORMALIZE);
     List<String> outs = new ArrayList<>(List.of(y));
@@ -69,7 +78,7 @@ public final class NormalizationRules {
       outs.add(g.fresh(name + "_" + suffix));
     }
     g.addNode(new Node(name, NORMALIZE, DOMAIN, List.of(x, gamma, beta), outs,
-        Map.of("epsilon", Attrs.f("epsilon", epsilon))));
+        Map.of("epsilon", Attrs.f("epsilon", epsilon), "channel_axis", Attrs.i("channel_axis", channelAxis))));
     return outs;
   }
 
@@ -83,19 +92,16 @@ public final class NormalizationRules {
       g.nodes().remove(n);
       TensorType type = inputs.get(n.input(0));
       int rank = type.rank();
-      long[] axes = axes(rank);
+      int channel = channelAxis(n);
       long[] perChannel = new long[rank];
       java.util.Arrays.fill(perChannel, 1);
-      perChannel[1] = type.dims()[1];
+      perChannel[channel] = type.dims()[channel];
       String x = n.input(0);
-      b.opInto(n.output(1), "Identity", List.of(b.reduceMeanKeepDims(x, rank, axes)));
+      b.opInto(n.output(1), "Identity", List.of(reduce(b, "ReduceMean", x, rank, channel)));
       b.opInto(n.output(4), "Sub", List.of(x, n.output(1)));
       String centered = n.output(4);
-      long count = 1;
-      for (long a : axes) {
-        count *= type.dims()[(int) a];
-      }
-      b.opInto(n.output(2), "Mul", List.of(b.reduceSumSquareKeepDims(centered, rank, axes),
+      long count = Tensors.numel(type.dims()) / type.dims()[channel];
+      b.opInto(n.output(2), "Mul", List.of(reduce(b, "ReduceSumSquare", centered, rank, channel),
           b.scalar(1.0 / count, type.elemType())));
       String eps = b.scalar(n.attrFloat("epsilon", 1e-5f), type.elemType());
       b.opInto(n.output(3), "Reciprocal", List.of(b.sqrt(b.add(n.output(2), eps))));
@@ -105,13 +111,26 @@ public final class NormalizationRules {
     g.sortTopologically();
   }
 
-  static long[] axes(int rank) {
-    long[] axes = new long[rank - 1];
+  static int channelAxis(Node n) {
+    return (int) n.attrInt("channel_axis", 1);
+  }
+
+  /**
+   * A per-channel reduction with keepdims over every axis but the channel's. Channels on axis 1:
+   * in two stages, the spatial axes first, then the batch, as GraphBuilder#reduceSumKeepDims.
+   */
+  static String reduce(GraphBuilder b, String op, String x, int rank, int channel) {
+    long[] others = new long[rank - 1];
     for (int i = 0, k = 0; i < rank; i++) {
-      if (i != 1) {
-        axes[k++] = i;
+      if (i != channel) {
+        others[k++] = i;
       }
     }
-    return axes;
+    if (channel == rank - 1) {
+      // [N, H·W, C] (or [N, C]): one reduction over the leading axes, which ONNX Runtime runs as a
+      // sum of rows (in two stages mobilenet_v2 trained about 3 % slower; parity holds either way).
+      return b.reduceInStages(op, x, others);
+    }
+    return b.reduceInStages(op, x, Arrays.copyOfRange(others, 1, others.length), new long[] {0});
   }
 }

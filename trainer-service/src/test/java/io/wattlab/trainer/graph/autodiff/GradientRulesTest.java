@@ -201,6 +201,11 @@ class GradientRulesTest {
     GradientCheck.float64().input("x", -2, 2, 4, 3).input("gamma", 0.5, 2, 3).input("beta", -1, 1, 3)
         .node(NormalizationRules.NORMALIZE, List.of("x", "gamma", "beta"), outs, f("epsilon", 1e-5))
         .output("y").check(EPS64, 1e-5);
+    // Channels last, [N, H·W, C], as the trainer's ChannelsLast pass makes it.
+    GradientCheck.float64().input("x", -2, 2, 3, 4, 2).input("gamma", 0.5, 2, 2).input("beta", -1, 1, 2)
+        .node(NormalizationRules.NORMALIZE, List.of("x", "gamma", "beta"), outs, f("epsilon", 1e-5),
+            GradientCheck.i("channel_axis", 2))
+        .output("y").check(EPS64, 1e-5);
   }
 
   @Test
