@@ -11,6 +11,7 @@ float64), final (parameters and BatchNorm
 running statistics after --steps optimizer steps on the same batch), losses (loss per step),
 logits_eval (eval-mode logits of the final model). With --float64 1 the optimizer steps run in
 float64 (model.double(), x.double()) and losses, final and logits_eval are written as float64.
+--opset 18 to 21 exports at 17 and raises the file's opset by hand (see raise_opset).
 """
 import argparse
 import copy
@@ -41,6 +42,39 @@ def disable_randomness(model):
             m.p = 0.0
         if type(m).__name__ == "StochasticDepth":
             m.p = 0.0
+
+
+# Ops whose axes moved from an attribute to an optional second input at opset 18 (ReduceSum
+# already at 13). Between 18 and 21 no other op this engine reads changed its signature.
+AXES_TO_INPUT_AT_18 = {"ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
+                       "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"}
+
+
+def raise_opset(path, opset):
+    """Rewrites an opset-17 export in place to `opset` (18 to 21).
+
+    torch 1.13 exports up to 17 and Debian's onnx 1.12 has no version converter beyond it, so the
+    one signature change between 17 and 21 that concerns these models is made here by hand: the
+    reductions' axes attribute becomes an int64 initializer input.
+    """
+    import onnx
+    from onnx import helper, numpy_helper
+    import numpy as np
+    m = onnx.load(path)
+    g = m.graph
+    for n in g.node:
+        if n.op_type in AXES_TO_INPUT_AT_18:
+            axes = [a for a in n.attribute if a.name == "axes"]
+            if axes:
+                name = n.name + "_axes"
+                g.initializer.append(numpy_helper.from_array(np.array(axes[0].ints, dtype=np.int64), name))
+                n.attribute.remove(axes[0])
+                del n.input[1:]
+                n.input.append(name)
+    for imp in m.opset_import:
+        if imp.domain in ("", "ai.onnx"):
+            imp.version = opset
+    onnx.save(m, path)
 
 
 def f32(v):
@@ -116,9 +150,11 @@ def main():
     pretrained = copy.deepcopy(model.state_dict())
 
     model.eval()
-    torch.onnx.export(model, x, os.path.join(a.out, "model.onnx"), opset_version=a.opset,
+    torch.onnx.export(model, x, os.path.join(a.out, "model.onnx"), opset_version=min(a.opset, 17),
                       training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False,
                       input_names=["input"], output_names=["logits"])
+    if a.opset > 17:
+        raise_opset(os.path.join(a.out, "model.onnx"), a.opset)
 
     w = Writer(a.out)
     w.put("input", "input", x)

@@ -218,7 +218,8 @@ public final class GraphBuilder {
     while (split > 0 && sorted[split - 1] == rank - (sorted.length - split) - 1) {
       split--;
     }
-    return reduceInStages(op, x, Arrays.copyOfRange(sorted, split, sorted.length), Arrays.copyOfRange(sorted, 0, split));
+    long[] trailing = Arrays.copyOfRange(sorted, split, sorted.length);
+    return reduceInStages(op, x, trailing, Arrays.copyOfRange(sorted, 0, split));
   }
 
   /**

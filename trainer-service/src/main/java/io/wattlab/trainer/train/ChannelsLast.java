@@ -83,7 +83,8 @@ final class ChannelsLast {
       for (int i = 0; i < operands; i++) {
         inputs.set(i, last.getOrDefault(n.input(i), readAs.get(n.input(i))));
       }
-      if (inputs.subList(0, operands).contains(null) || n.inputs().subList(0, operands).stream().noneMatch(last::containsKey)) {
+      boolean fromConvolution = n.inputs().subList(0, operands).stream().anyMatch(last::containsKey);
+      if (inputs.subList(0, operands).contains(null) || !fromConvolution) {
         continue;
       }
       String op = n.opType();
