@@ -23,7 +23,27 @@ import torch.nn.functional as F
 import torchvision
 
 
+class Opset13Changes(nn.Module):
+    """A small net made of the ops whose ONNX signatures changed at opset 13: Split, ReduceSum,
+    Softmax (axis semantics), Squeeze and Unsqueeze (axes from attribute to input)."""
+
+    def __init__(self, num_classes):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+        self.fc = nn.Linear(5, num_classes)
+
+    def forward(self, x):
+        y = F.relu(self.bn(self.conv(x)))
+        a, b = torch.split(y, [3, 5], dim=1)
+        gate = torch.softmax(a.sum(dim=1, keepdim=True), dim=-1)
+        z = (b * gate).mean(dim=(2, 3)).unsqueeze(-1).unsqueeze(-1)
+        return self.fc(torch.tanh(z).squeeze(-1).squeeze(-1))
+
+
 def build(name, num_classes):
+    if name == "opset13_changes":
+        return Opset13Changes(num_classes)
     if name == "tiny":
         return nn.Sequential(
             nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),

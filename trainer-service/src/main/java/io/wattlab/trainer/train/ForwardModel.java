@@ -6,6 +6,7 @@ import io.wattlab.trainer.graph.Attrs;
 import io.wattlab.trainer.graph.Graph;
 import io.wattlab.trainer.graph.GraphBuilder;
 import io.wattlab.trainer.graph.Node;
+import io.wattlab.trainer.graph.ShapeInference;
 import io.wattlab.trainer.graph.TensorType;
 import io.wattlab.trainer.graph.autodiff.GradientRegistry;
 import io.wattlab.trainer.onnx.OnnxModels;
@@ -62,7 +63,7 @@ public final class ForwardModel {
           + "(the logits); it has inputs " + g.inputs().keySet() + " and outputs " + g.outputs().keySet());
     }
     materializeSharedInitializers(g);
-    upgradeOpset(g);
+    List<Node> legacySoftmax = upgradeOpset(g);
     String input = g.inputs().keySet().iterator().next();
     TensorType t = g.inputs().get(input);
     long[] dims = t.dims().clone();
@@ -74,6 +75,7 @@ public final class ForwardModel {
       }
     }
     g.inputs().put(input, t.withDims(dims));
+    flattenLegacySoftmax(g, legacySoftmax);
     String logits = g.outputs().keySet().iterator().next();
     g.outputs().keySet().retainAll(Set.of(logits));
 
@@ -154,10 +156,15 @@ public final class ForwardModel {
     g.nodes().addAll(kept);
   }
 
-  /** Rewrites opset 11/12 forms (axes attributes, 2-D softmax) to their opset 13 inputs, then bumps to 17. */
-  static void upgradeOpset(Graph g) {
+  /**
+   * Rewrites opset 11/12 forms (axes attributes, Dropout's ratio) to their opset 13 inputs, then
+   * bumps to 17. Returns the Softmax and LogSoftmax nodes, whose axis meant something else before
+   * 13 (see {@link #flattenLegacySoftmax}), to be rewritten once the shapes are known.
+   */
+  static List<Node> upgradeOpset(Graph g) {
+    List<Node> legacySoftmax = new ArrayList<>();
     if (g.opset() >= MIN_TRAINING_OPSET) {
-      return;
+      return legacySoftmax;
     }
     GraphBuilder b = new GraphBuilder(g, "upgrade/");
     if (g.opset() < 13) {
@@ -175,14 +182,9 @@ public final class ForwardModel {
           }
           n.inputs().add(1, b.ints(v));
         }
-        if ((n.opType().equals("Softmax") || n.opType().equals("LogSoftmax"))) {
-          long axis = n.attrInt("axis", 1);
-          // Before 13 these flatten to 2-D at axis; identical when the input is 2-D with axis 1.
-          if (axis != 1 && axis != -1) {
-            throw new TrainingException(n.describe() + ": opset " + g.opset() + " " + n.opType() + " with axis "
-                + axis + " cannot be upgraded; re-export the model at opset 13 or later");
-          }
-          n.attributes().put("axis", Attrs.i("axis", axis));
+        if (n.opType().equals("Softmax") || n.opType().equals("LogSoftmax")) {
+          n.attributes().put("axis", Attrs.i("axis", n.attrInt("axis", 1)));
+          legacySoftmax.add(n);
         }
         if (n.opType().equals("Dropout") && n.hasAttr("ratio")) {
           String ratio = b.scalar(n.attrFloat("ratio", 0.5f), Tensors.FLOAT);
@@ -192,6 +194,39 @@ public final class ForwardModel {
       }
     }
     g.setOpset(MIN_TRAINING_OPSET);
+    g.sortTopologically();
+    return legacySoftmax;
+  }
+
+  /**
+   * Before opset 13, Softmax and LogSoftmax flattened their input to 2-D at {@code axis} and
+   * normalised over everything from it on; from 13 they normalise over that one axis. The two
+   * agree when the axis is the last one, which is left as it is; otherwise the node becomes
+   * Reshape to [rows, columns], the op over axis 1, and Reshape back.
+   */
+  static void flattenLegacySoftmax(Graph g, List<Node> nodes) {
+    if (nodes.isEmpty()) {
+      return;
+    }
+    ShapeInference shapes = ShapeInference.run(g);
+    GraphBuilder b = new GraphBuilder(g, "upgrade/");
+    for (Node n : nodes) {
+      long[] x = shapes.dims(n.input(0));
+      long axis = n.attrInt("axis", 1);
+      axis = axis < 0 ? axis + x.length : axis;
+      if (axis == x.length - 1) {
+        n.attributes().put("axis", Attrs.i("axis", axis));
+        continue;
+      }
+      long rows = 1;
+      for (int i = 0; i < axis; i++) {
+        rows *= x[i];
+      }
+      g.nodes().remove(n);
+      String flat = b.op(n.opType(), List.of(b.reshape(n.input(0), rows, Tensors.numel(x) / rows)),
+          Attrs.i("axis", 1));
+      b.opInto(n.output(0), "Reshape", List.of(flat, b.ints(x)));
+    }
     g.sortTopologically();
   }
 

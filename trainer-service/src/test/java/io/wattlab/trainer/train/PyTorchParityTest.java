@@ -230,6 +230,22 @@ class PyTorchParityTest {
     }
   }
 
+  /**
+   * The ops whose signatures changed at opset 13 — Split, ReduceSum, Softmax (which coerced its
+   * input to 2-D before), Squeeze and Unsqueeze (axes from attribute to input) — in a small net
+   * exported at opsets 11, 12 and 14: gradients and 20 SGD steps against PyTorch.
+   */
+  @Test
+  void opset13ChangesTrainLikePyTorchAtOpsets11To14() throws Exception {
+    for (String opset : List.of("11", "12", "14")) {
+      Reference ref = Reference.of("opset13_changes", "--batch", "4", "--size", "8", "--steps", "20", "--lr", "0.05",
+          "--opset", opset);
+      assertEquals(Integer.parseInt(opset), ref.model().getOpsetImport(0).getVersion(), "the model's opset");
+      checkGradients(ref, TrainConfig.sgd(4, 0.9));
+      checkTrajectory(ref, TrainConfig.sgd(4, 0.9), 0.05f, 20);
+    }
+  }
+
   /** Opset 11 exports go through the opset-13 rewrite (Clip, Flatten, BatchNorm without training_mode). */
   @Test
   void opset11ExportTrainsLikePyTorch() throws Exception {
