@@ -96,7 +96,10 @@ final class BatchGemmConvs {
       String s = b.constant(elemType, new long[] {out * taps, in}, select);
       cols = b.reshape(b.matmul(s, xt), batch * out, taps * c);
     }
-    String kernel = b.reshape(b.transpose(b.reshape(n.input(1), m, c, taps), 0, 2, 1), m, taps * c);
+    // [M, C, T] to [M, T·C]; with one tap (1×1 kernels, and those PaddingTaps cropped to 1×1) the
+    // order is already right and the transpose would only copy.
+    String kernel = taps == 1 ? b.reshape(n.input(1), m, c)
+        : b.reshape(b.transpose(b.reshape(n.input(1), m, c, taps), 0, 2, 1), m, taps * c);
     List<String> inputs = new ArrayList<>(List.of(cols, kernel));
     if (n.inputs().size() > 2 && !n.input(2).isEmpty()) {
       inputs.add(n.input(2));

@@ -33,10 +33,10 @@ class ChannelsLastTest {
     TrainGraph last = TrainStepBuilder.build(forward, config, false, true);
     // Before: conv1..3 each transpose their input and output (and the gradients back): 12
     // activation transposes. After: only conv1's input (the block's input) and conv3's output
-    // (read by the pool), and their gradients: 4. The kernels' 3 transposes and their 3 gradients
-    // are in both.
-    assertEquals(18, transposes(nchw), "transposes without the pass");
-    assertEquals(10, transposes(last), "transposes with the pass");
+    // (read by the pool), and their gradients: 4. The 3×3 kernels' 2 transposes and their 2
+    // gradients are in both (the 1×1 kernel is only reshaped).
+    assertEquals(16, transposes(nchw), "transposes without the pass");
+    assertEquals(8, transposes(last), "transposes with the pass");
 
     float[] images = gaussian(BATCH * C * 16);
     long[] labels = {1, 0, 2, 1};
