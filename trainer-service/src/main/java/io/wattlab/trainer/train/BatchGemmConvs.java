@@ -43,15 +43,11 @@ final class BatchGemmConvs {
   }
 
   /**
-   * With {@code everySize}, every dense 2-D convolution of a 32- or 64-bit float type is rewritten
-   * whatever its map and channel counts: ONNX Runtime's CPU Conv has no float64 kernel, so a
-   * float64 train step (the reference runs of the parity tests) has to do without Conv.
+   * As {@link #rewrite(Graph)}, recording in {@code forms} the [N, H·W, C] values it makes and
+   * reads. With {@code everySize}, every dense 2-D convolution of a 32- or 64-bit float type is
+   * rewritten whatever its map and channel counts: ONNX Runtime's CPU Conv has no float64 kernel,
+   * so a float64 train step (the reference runs of the parity tests) has to do without Conv.
    */
-  static int rewrite(Graph g, boolean everySize) {
-    return rewrite(g, everySize, new ChannelsLast.Forms());
-  }
-
-  /** As {@link #rewrite(Graph, boolean)}, recording in {@code forms} the [N, H·W, C] values it makes and reads. */
   static int rewrite(Graph g, boolean everySize, ChannelsLast.Forms forms) {
     ShapeInference shapes = ShapeInference.run(g);
     GraphBuilder b = new GraphBuilder(g, "gemmconv/");

@@ -48,20 +48,16 @@ public final class TrainStepBuilder {
   private TrainStepBuilder() {}
 
   public static TrainGraph build(ForwardModel forward, TrainConfig config) {
-    return build(forward, config, false);
+    return build(forward, config, false, true);
   }
 
   /**
    * With {@code withoutConv}, every convolution is rewritten as MatMul and Gemm whatever its size
-   * (see {@link BatchGemmConvs#rewrite(Graph, boolean)}) and average pools as ReduceMean
-   * ({@link PoolsAsReductions}), so that the graph can be widened to float64, for which ONNX
-   * Runtime's CPU provider has no Conv or average-pool kernels (the parity tests' float64 runs).
+   * (see {@link BatchGemmConvs#rewrite(Graph, boolean, ChannelsLast.Forms)}) and average pools as
+   * ReduceMean ({@link PoolsAsReductions}), so that the graph can be widened to float64, for which
+   * ONNX Runtime's CPU provider has no Conv or average-pool kernels (the parity tests' float64
+   * runs). {@code channelsLast} false leaves out {@link ChannelsLast} (for its tests).
    */
-  static TrainGraph build(ForwardModel forward, TrainConfig config, boolean withoutConv) {
-    return build(forward, config, withoutConv, true);
-  }
-
-  /** As above; {@code channelsLast} false leaves out {@link ChannelsLast} (for its tests). */
   static TrainGraph build(ForwardModel forward, TrainConfig config, boolean withoutConv, boolean channelsLast) {
     Graph g = forward.copyOfGraph();
     GraphBuilder b = new GraphBuilder(g, "train/");

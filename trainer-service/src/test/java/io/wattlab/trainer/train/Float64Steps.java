@@ -34,7 +34,7 @@ final class Float64Steps implements AutoCloseable {
   private final Map<String, double[]> state = new LinkedHashMap<>();
 
   Float64Steps(ForwardModel forward, TrainConfig config) {
-    this.graph = TrainStepBuilder.build(forward, config, true);
+    this.graph = TrainStepBuilder.build(forward, config, true, true);
     this.session = Sessions.open(widen(graph.model()), ExecutionConfig.cpu(2));
     for (StateSlot s : graph.state()) {
       double[] v = new double[s.initial().length];
