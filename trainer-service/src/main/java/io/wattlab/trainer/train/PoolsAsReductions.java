@@ -1,5 +1,6 @@
 package io.wattlab.trainer.train;
 
+import io.wattlab.trainer.graph.ConvGeometry;
 import io.wattlab.trainer.graph.Graph;
 import io.wattlab.trainer.graph.GraphBuilder;
 import io.wattlab.trainer.graph.Node;
@@ -48,11 +49,12 @@ final class PoolsAsReductions {
 
   private static boolean tiles(Node n, long[] x) {
     long[] k = n.attrInts("kernel_shape");
-    long[] strides = n.hasAttr("strides") ? n.attrInts("strides") : new long[] {1, 1};
-    long[] pads = n.hasAttr("pads") ? n.attrInts("pads") : new long[4];
-    long[] dil = n.hasAttr("dilations") ? n.attrInts("dilations") : new long[] {1, 1};
-    return k.length == 2 && Arrays.equals(k, strides) && Arrays.stream(pads).allMatch(p -> p == 0)
-        && Arrays.stream(dil).allMatch(d -> d == 1) && n.attrString("auto_pad", "NOTSET").equals("NOTSET")
+    if (k.length != 2 || !n.attrString("auto_pad", "NOTSET").equals("NOTSET")) {
+      return false;
+    }
+    long[] pads = ConvGeometry.pads(n, x, new long[] {x[1], 1, k[0], k[1]});
+    return Arrays.equals(k, ConvGeometry.strides(n, 2)) && Arrays.stream(pads).allMatch(p -> p == 0)
+        && Arrays.stream(ConvGeometry.dilations(n, 2)).allMatch(d -> d == 1)
         && n.attrInt("ceil_mode", 0) == 0 && x[2] % k[0] == 0 && x[3] % k[1] == 0;
   }
 }

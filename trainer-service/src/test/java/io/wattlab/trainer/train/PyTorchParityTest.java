@@ -101,21 +101,21 @@ class PyTorchParityTest {
           () -> "every tensor PyTorch updates is state of the train step; missing: " + finals.keySet().stream()
               .filter(k -> !initial.containsKey(k)).toList());
       double largestMove = finals.entrySet().stream()
-          .mapToDouble(e -> distance(e.getValue(), initial.get(e.getKey()))).max().orElseThrow();
+          .mapToDouble(e -> Reference.distance(e.getValue(), initial.get(e.getKey()))).max().orElseThrow();
       StringBuilder failures = new StringBuilder();
       double worst = 0;
       for (Map.Entry<String, double[]> e : finals.entrySet()) {
         double[] ours = t.value(e.getKey());
         double[] start = initial.get(e.getKey());
-        double move = distance(e.getValue(), start);
+        double move = Reference.distance(e.getValue(), start);
         if (move < 1e-9 * largestMove) {
-          if (!(distance(ours, start) < 1e-9 * largestMove)) {
+          if (!(Reference.distance(ours, start) < 1e-9 * largestMove)) {
             failures.append(String.format("%n  %s: PyTorch leaves it (moved %.3g), ours moved %.3g", e.getKey(), move,
-                distance(ours, start)));
+                Reference.distance(ours, start)));
           }
           continue;
         }
-        double err = distance(ours, e.getValue()) / move;
+        double err = Reference.distance(ours, e.getValue()) / move;
         worst = Math.max(worst, err);
         if (!(err < tolerance)) {
           failures.append(String.format("%n  %s: error %.3g of PyTorch's move %.3g", e.getKey(), err, move));
@@ -125,14 +125,6 @@ class PyTorchParityTest {
           + failures);
       return worst;
     }
-  }
-
-  private static double distance(double[] a, double[] b) {
-    double s = 0;
-    for (int i = 0; i < a.length; i++) {
-      s += (a[i] - b[i]) * (a[i] - b[i]);
-    }
-    return Math.sqrt(s);
   }
 
   /*

@@ -121,13 +121,12 @@ final class Reference {
     return Math.sqrt(diff) / Math.max(Math.sqrt(ref), 1e-12);
   }
 
-  static double relativeError(double[] a, double[] b) {
-    double diff = 0;
-    double ref = 0;
+  /** ||a - b||. */
+  static double distance(double[] a, double[] b) {
+    double s = 0;
     for (int i = 0; i < a.length; i++) {
-      diff += (a[i] - b[i]) * (a[i] - b[i]);
-      ref += b[i] * b[i];
+      s += (a[i] - b[i]) * (a[i] - b[i]);
     }
-    return Math.sqrt(diff) / Math.max(Math.sqrt(ref), 1e-300);
+    return Math.sqrt(s);
   }
 }
